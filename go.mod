@@ -3,10 +3,11 @@ module github.com/fluxheim/fluxheim
 go 1.26
 
 require (
-	github.com/cloudflare/tableflip v1.2.3 // indirect
-	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
-	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+	github.com/pelletier/go-toml/v2 v2.4.3
+	golang.org/x/sys v0.47.0
+)
+
+require (
 	github.com/spf13/pflag v1.1.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/net v0.58.0 // indirect
 )

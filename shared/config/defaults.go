@@ -1,0 +1,322 @@
+package config
+
+// Fluxheim's defaults, in one place.
+const (
+	DefaultListen                  = "127.0.0.1:8080"
+	DefaultPidFile                 = "/run/fluxheim/fluxheim.pid"
+	DefaultMaxRequestHeaderBytes   = 64 << 10
+	DefaultMaxURIBytes             = 8 << 10
+	DefaultMaxRequestHeaders       = 100
+	DefaultMaxRequestBodyBytes     = 16 << 20
+	DefaultRequestHeaderTimeout    = 20
+	DefaultKeepaliveTimeout        = 75
+	DefaultGracefulShutdownTimeout = 30
+	DefaultUpstreamKeepalivePool   = 128
+	DefaultCacheControl            = "public, max-age=60"
+	DefaultConnectTimeout          = 5
+	DefaultReadTimeout             = 60
+	DefaultSendTimeout             = 30
+	DefaultUpstreamIdleTimeout     = 120
+	DefaultDownstreamReadTimeout   = 60
+	DefaultRedirectStatus          = 308
+	DefaultRequestIDHeader         = "x-request-id"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func orDefault[T any](p *T, v T) *T {
+	if p == nil {
+		return ptr(v)
+	}
+	return p
+}
+
+// applyDefaults fills every unset key with Fluxheim's default and resolves
+// inheritance: vhost and route web/proxy blocks take unset keys from the
+// enclosing level; vhost and route headers overlay the enclosing policy.
+// It runs before validation, so validation sees effective values.
+func applyDefaults(c *Config) {
+	s := &c.Server
+	if s.Listen == nil {
+		s.Listen = []string{DefaultListen}
+	}
+	if s.ProxyProtocol == "" {
+		s.ProxyProtocol = "off"
+	}
+	l := &s.Limits
+	setIfZero(&l.MaxRequestHeaderBytes, DefaultMaxRequestHeaderBytes)
+	setIfZero(&l.MaxURIBytes, DefaultMaxURIBytes)
+	setIfZero(&l.MaxRequestHeaders, DefaultMaxRequestHeaders)
+	setIfZero(&l.MaxRequestBodyBytes, DefaultMaxRequestBodyBytes)
+	setIfZero(&l.RequestHeaderTimeoutSecs, DefaultRequestHeaderTimeout)
+	setIfZero(&l.KeepaliveTimeoutSecs, DefaultKeepaliveTimeout)
+	p := &s.Process
+	p.PidFile = orDefault(p.PidFile, DefaultPidFile)
+	setIfZero(&p.GracefulShutdownTimeoutSeconds, DefaultGracefulShutdownTimeout)
+	setIfZero(&p.UpstreamKeepalivePoolSize, DefaultUpstreamKeepalivePool)
+
+	if c.Web != nil {
+		c.Web = effectiveWeb(c.Web, nil)
+	}
+	if c.Proxy != nil {
+		c.Proxy = effectiveProxy(c.Proxy, nil, p.UpstreamKeepalivePoolSize)
+	}
+	c.Headers = effectiveHeaders(c.Headers, nil)
+	defaultLogging(&c.Logging)
+
+	for i := range c.Vhosts {
+		v := &c.Vhosts[i]
+		if v.Web != nil {
+			v.Web = effectiveWeb(v.Web, c.Web)
+		}
+		if v.Proxy != nil {
+			v.Proxy = effectiveProxy(v.Proxy, c.Proxy, p.UpstreamKeepalivePoolSize)
+		}
+		v.Headers = effectiveHeaders(v.Headers, c.Headers)
+		if v.Redirect != nil {
+			defaultRedirect(v.Redirect)
+			v.Redirect.Enabled = orDefault(v.Redirect.Enabled, true)
+		}
+		for j := range v.Routes {
+			r := &v.Routes[j]
+			if r.Web != nil {
+				r.Web = effectiveWeb(r.Web, firstWeb(v.Web, c.Web))
+			}
+			if r.Proxy != nil {
+				r.Proxy = effectiveProxy(r.Proxy, firstProxy(v.Proxy, c.Proxy), p.UpstreamKeepalivePoolSize)
+			}
+			r.Headers = effectiveHeaders(r.Headers, v.Headers)
+			if r.Redirect != nil {
+				defaultRedirect(r.Redirect)
+			}
+		}
+	}
+}
+
+func setIfZero[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+func defaultRedirect(r *Redirect) {
+	setIfZero(&r.Status, DefaultRedirectStatus)
+}
+
+func firstWeb(ws ...*Web) *Web {
+	for _, w := range ws {
+		if w != nil {
+			return w
+		}
+	}
+	return nil
+}
+
+func firstProxy(ps ...*Proxy) *Proxy {
+	for _, p := range ps {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// effectiveWeb returns a copy of w with unset keys taken from parent (an
+// already-effective block, or nil) and then from the defaults.
+func effectiveWeb(w, parent *Web) *Web {
+	out := *w
+	if parent != nil {
+		if out.Root == "" {
+			out.Root = parent.Root
+		}
+		if out.IndexFiles == nil {
+			out.IndexFiles = parent.IndexFiles
+		}
+		if out.DenyDotfiles == nil {
+			out.DenyDotfiles = parent.DenyDotfiles
+		}
+		if out.CacheControl == nil {
+			out.CacheControl = parent.CacheControl
+		}
+		if out.Expires == "" {
+			out.Expires = parent.Expires
+		}
+		if out.DirectoryListing == nil {
+			out.DirectoryListing = parent.DirectoryListing
+		}
+		if out.Precompressed == nil {
+			out.Precompressed = parent.Precompressed
+		}
+	}
+	if out.IndexFiles == nil {
+		out.IndexFiles = []string{"index.html"}
+	}
+	out.DenyDotfiles = orDefault(out.DenyDotfiles, true)
+	out.CacheControl = orDefault(out.CacheControl, DefaultCacheControl)
+	out.Precompressed = orDefault(out.Precompressed, true)
+	if out.DirectoryListing == nil {
+		out.DirectoryListing = &DirectoryListing{}
+	}
+	return &out
+}
+
+// effectiveProxy is effectiveWeb for proxy blocks. The upstream is
+// inherited only when p names none.
+func effectiveProxy(p, parent *Proxy, pool int) *Proxy {
+	out := *p
+	if parent != nil {
+		if out.Upstream == "" && out.Upstreams == nil {
+			out.Upstream, out.Upstreams = parent.Upstream, parent.Upstreams
+		}
+		inherit(&out.ConnectTimeoutSecs, parent.ConnectTimeoutSecs)
+		inherit(&out.ReadTimeoutSecs, parent.ReadTimeoutSecs)
+		inherit(&out.SendTimeoutSecs, parent.SendTimeoutSecs)
+		inherit(&out.UpstreamIdleTimeoutSecs, parent.UpstreamIdleTimeoutSecs)
+		inherit(&out.DownstreamReadTimeoutSecs, parent.DownstreamReadTimeoutSecs)
+		inherit(&out.Websocket, parent.Websocket)
+		inherit(&out.UpstreamKeepalivePoolSize, parent.UpstreamKeepalivePoolSize)
+	}
+	out.ConnectTimeoutSecs = orDefault(out.ConnectTimeoutSecs, DefaultConnectTimeout)
+	out.ReadTimeoutSecs = orDefault(out.ReadTimeoutSecs, DefaultReadTimeout)
+	out.SendTimeoutSecs = orDefault(out.SendTimeoutSecs, DefaultSendTimeout)
+	out.UpstreamIdleTimeoutSecs = orDefault(out.UpstreamIdleTimeoutSecs, DefaultUpstreamIdleTimeout)
+	out.DownstreamReadTimeoutSecs = orDefault(out.DownstreamReadTimeoutSecs, DefaultDownstreamReadTimeout)
+	out.Websocket = orDefault(out.Websocket, false)
+	out.UpstreamKeepalivePoolSize = orDefault(out.UpstreamKeepalivePoolSize, pool)
+	return &out
+}
+
+func inherit[T any](dst **T, parent *T) {
+	if *dst == nil {
+		*dst = parent
+	}
+}
+
+// effectiveHeaders overlays h on parent: scalar keys h sets win, lists and
+// maps extend the parent's. The result is never nil.
+func effectiveHeaders(h, parent *Headers) *Headers {
+	out := &Headers{}
+	var hReq, pReq *RequestHeaders
+	var hResp, pResp *ResponseHeaders
+	if h != nil {
+		hReq, hResp = h.Request, h.Response
+	}
+	if parent != nil {
+		pReq, pResp = parent.Request, parent.Response
+	}
+	out.Request = overlayRequest(hReq, pReq)
+	out.Response = overlayResponse(hResp, pResp)
+	return out
+}
+
+func overlayRequest(h, p *RequestHeaders) *RequestHeaders {
+	out := RequestHeaders{}
+	if p != nil {
+		out = *p
+	}
+	if h != nil {
+		over(&out.Enabled, h.Enabled)
+		over(&out.StripInboundClientIPHeaders, h.StripInboundClientIPHeaders)
+		if h.XForwardedFor != "" {
+			out.XForwardedFor = h.XForwardedFor
+		}
+		over(&out.XRealIP, h.XRealIP)
+		over(&out.XForwardedHost, h.XForwardedHost)
+		over(&out.XForwardedProto, h.XForwardedProto)
+		over(&out.Forwarded, h.Forwarded)
+		out.Remove = extend(out.Remove, append(h.Remove, h.Unset...))
+		out.Add = extendMap(out.Add, h.Add, h.Set)
+		out.Append = extendListMap(out.Append, h.Append)
+	}
+	out.Unset, out.Set = nil, nil
+	out.Enabled = orDefault(out.Enabled, true)
+	out.StripInboundClientIPHeaders = orDefault(out.StripInboundClientIPHeaders, true)
+	setIfZero(&out.XForwardedFor, "replace")
+	out.XRealIP = orDefault(out.XRealIP, true)
+	out.XForwardedHost = orDefault(out.XForwardedHost, true)
+	out.XForwardedProto = orDefault(out.XForwardedProto, true)
+	out.Forwarded = orDefault(out.Forwarded, false)
+	return &out
+}
+
+func overlayResponse(h, p *ResponseHeaders) *ResponseHeaders {
+	out := ResponseHeaders{}
+	if p != nil {
+		out = *p
+	}
+	if h != nil {
+		over(&out.Enabled, h.Enabled)
+		over(&out.XContentTypeOptions, h.XContentTypeOptions)
+		over(&out.XFrameOptions, h.XFrameOptions)
+		over(&out.ReferrerPolicy, h.ReferrerPolicy)
+		over(&out.ContentSecurityPolicy, h.ContentSecurityPolicy)
+		over(&out.StrictTransportSecurity, h.StrictTransportSecurity)
+		out.Remove = extend(out.Remove, append(h.Remove, h.Unset...))
+		out.Add = extendMap(out.Add, h.Add, h.Set)
+		out.Append = extendListMap(out.Append, h.Append)
+	}
+	out.Unset, out.Set = nil, nil
+	out.Enabled = orDefault(out.Enabled, true)
+	return &out
+}
+
+func over[T any](dst **T, v *T) {
+	if v != nil {
+		*dst = v
+	}
+}
+
+func extend(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	return append(append([]string(nil), a...), b...)
+}
+
+func extendMap(a map[string]string, bs ...map[string]string) map[string]string {
+	n := 0
+	for _, b := range bs {
+		n += len(b)
+	}
+	if n == 0 {
+		return a
+	}
+	out := make(map[string]string, len(a)+n)
+	for k, v := range a {
+		out[k] = v
+	}
+	for _, b := range bs {
+		for k, v := range b {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func extendListMap(a, b map[string][]string) map[string][]string {
+	if len(b) == 0 {
+		return a
+	}
+	out := make(map[string][]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = append(append([]string(nil), out[k]...), v...)
+	}
+	return out
+}
+
+func defaultLogging(l *Logging) {
+	setIfZero(&l.Level, "info")
+	setIfZero(&l.Format, "json")
+	setIfZero(&l.Target, "stderr")
+	l.File.Append = orDefault(l.File.Append, true)
+	a := &l.Access
+	a.Enabled = orDefault(a.Enabled, true)
+	for _, b := range []**bool{&a.IncludeHost, &a.IncludePath, &a.IncludeClientIP, &a.IncludeCachePhase, &a.IncludeRoute, &a.IncludeUpstream, &a.RequestID} {
+		*b = orDefault(*b, true)
+	}
+	setIfZero(&a.RequestIDHeader, DefaultRequestIDHeader)
+}

@@ -1,0 +1,129 @@
+// Package logx builds the structured error log (log/slog) from [logging]
+// and [server.process] error_log: level error|warn|info|debug|trace, format
+// json|text, target stderr|stdout, or a file ([logging.file] or error_log,
+// the latter winning) that Reopen opens again after a rotation.
+package logx
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/fluxheim/fluxheim/shared/config"
+)
+
+// LevelTrace is below debug.
+const LevelTrace = slog.LevelDebug - 4
+
+// ParseLevel maps Fluxheim's level names.
+func ParseLevel(s string) slog.Level {
+	switch s {
+	case "error":
+		return slog.LevelError
+	case "warn":
+		return slog.LevelWarn
+	case "debug":
+		return slog.LevelDebug
+	case "trace":
+		return LevelTrace
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// Log is the error log and the writer behind it.
+type Log struct {
+	*slog.Logger
+	out *ReopenWriter
+}
+
+// New builds the error log described by c. Without a file, it writes to
+// stderr or stdout.
+func New(c *config.Config) (*Log, error) {
+	l := &c.Logging
+	var w io.Writer = os.Stderr
+	if l.Target == "stdout" {
+		w = os.Stdout
+	}
+	path := ""
+	if l.File.Enabled {
+		path = l.File.Path
+	}
+	if c.Server.Process.ErrorLog != "" {
+		path = c.Server.Process.ErrorLog
+	}
+	rw := &ReopenWriter{w: w}
+	if path != "" {
+		f, err := openLog(path, *l.File.Append || c.Server.Process.ErrorLog != "")
+		if err != nil {
+			return nil, err
+		}
+		rw = &ReopenWriter{path: path, w: f, f: f}
+	}
+	opts := &slog.HandlerOptions{Level: ParseLevel(l.Level)}
+	var h slog.Handler
+	if l.Format == "text" {
+		h = slog.NewTextHandler(rw, opts)
+	} else {
+		h = slog.NewJSONHandler(rw, opts)
+	}
+	return &Log{Logger: slog.New(h), out: rw}, nil
+}
+
+// Reopen reopens the log file (no-op for stderr/stdout).
+func (l *Log) Reopen() error { return l.out.Reopen() }
+
+// Close closes the log file, if any.
+func (l *Log) Close() error { return l.out.Close() }
+
+func openLog(path string, appendMode bool) (*os.File, error) {
+	flags := os.O_WRONLY | os.O_CREATE | syscall.O_CLOEXEC
+	if appendMode {
+		flags |= os.O_APPEND
+	} else {
+		flags |= os.O_TRUNC
+	}
+	return os.OpenFile(path, flags, 0o640)
+}
+
+// ReopenWriter is an io.Writer whose file can be reopened while in use.
+type ReopenWriter struct {
+	mu   sync.Mutex
+	path string
+	w    io.Writer
+	f    *os.File
+}
+
+func (r *ReopenWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.w.Write(p)
+}
+
+// Reopen opens the path again in append mode and closes the old file.
+func (r *ReopenWriter) Reopen() error {
+	if r.path == "" {
+		return nil
+	}
+	f, err := openLog(r.path, true)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	old := r.f
+	r.f, r.w = f, f
+	r.mu.Unlock()
+	return old.Close()
+}
+
+// Close closes the file, if any.
+func (r *ReopenWriter) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f == nil {
+		return nil
+	}
+	return r.f.Close()
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+var errBodyTooLarge = errors.New("request body exceeds the configured limit")
+
+// bodyGuard wraps a request body: it enforces the body limit while
+// reading (chunked bodies have no Content-Length to check up front) and
+// a per-read idle deadline (proxy downstream_read_timeout_secs) against
+// slow uploads. It records which of the two ended the read, so the
+// pipeline can answer 413 or 408 instead of the upstream error.
+type bodyGuard struct {
+	rc       io.ReadCloser
+	rc2      *http.ResponseController
+	read     int64
+	limit    int64
+	idle     time.Duration
+	tooLarge bool
+	timedOut bool
+	done     bool
+}
+
+func (b *bodyGuard) Read(p []byte) (int, error) {
+	if b.tooLarge {
+		return 0, errBodyTooLarge
+	}
+	if b.idle > 0 && b.rc2 != nil {
+		_ = b.rc2.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	// Read at most one byte past the limit to detect the overflow.
+	if rem := b.limit - b.read + 1; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := b.rc.Read(p)
+	b.read += int64(n)
+	if b.read > b.limit {
+		b.tooLarge = true
+		return n - int(b.read-b.limit), errBodyTooLarge
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			b.timedOut = true
+		}
+		b.finish()
+	}
+	return n, err
+}
+
+// finish clears the read deadline so net/http's own keep-alive deadlines
+// apply again.
+func (b *bodyGuard) finish() {
+	if !b.done && b.idle > 0 && b.rc2 != nil {
+		b.done = true
+		_ = b.rc2.SetReadDeadline(time.Time{})
+	}
+}
+
+func (b *bodyGuard) Close() error {
+	b.finish()
+	return b.rc.Close()
+}

@@ -1,0 +1,263 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fluxheim/fluxheim/shared/config"
+	"github.com/fluxheim/fluxheim/shared/httperr"
+	"github.com/fluxheim/fluxheim/shared/netutil"
+	"github.com/fluxheim/fluxheim/worker/accesslog"
+	"github.com/fluxheim/fluxheim/worker/reqctx"
+	"github.com/fluxheim/fluxheim/worker/router"
+)
+
+// Handler is the request pipeline for one config snapshot (DESIGN.md §6):
+// limits → client address → vhost → route → method → body limit →
+// action → response header policy → access log. It is immutable; a
+// reload builds a new Handler.
+type Handler struct {
+	table    *router.Table
+	trusted  *netutil.TrustedSet
+	maxURI   int
+	maxHdrs  int
+	log      *slog.Logger
+	access   *accesslog.Logger // nil = access log off
+	accessOn accessFields
+	ids      *requestIDs // nil = request ids off
+	idHeader string
+	global   respPolicy // response policy when no vhost matched
+	closers  []func()
+}
+
+type accessFields struct {
+	host, path, clientIP, cachePhase, route, upstream bool
+}
+
+var writerPool = sync.Pool{New: func() any { return new(respWriter) }}
+
+var entryPool = sync.Pool{New: func() any { return new(accesslog.Entry) }}
+
+// ServeHTTP runs the pipeline.
+func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := writerPool.Get().(*respWriter)
+	w.reset(rw, r)
+	w.policy = h.global
+	info := &w.info
+	info.Start = time.Now()
+	defer h.finish(w, r)
+
+	if ap, ok := netutil.ParsePeer(r.RemoteAddr); ok {
+		info.PeerAddr = ap
+		info.ClientIP, info.PeerTrusted = netutil.ClientIP(ap.Addr(), r.Header["X-Forwarded-For"], h.trusted)
+	}
+	info.Scheme = "http"
+	if r.TLS != nil {
+		info.Scheme = "https"
+	}
+	if h.ids != nil {
+		info.RequestID = h.ids.next()
+		rw.Header()[h.idHeader] = []string{info.RequestID}
+	}
+
+	if len(r.RequestURI) > h.maxURI {
+		h.fail(w, r, &httperr.Error{Status: http.StatusRequestURITooLong, Source: httperr.SourceClient, Close: true})
+		return
+	}
+	if n := headerCount(r.Header, r.ProtoMajor == 2); n > h.maxHdrs {
+		h.fail(w, r, &httperr.Error{Status: http.StatusRequestHeaderFieldsTooLarge, Source: httperr.SourceClient, Close: true})
+		return
+	}
+	v, host, st := h.table.Vhost(r.Host)
+	info.Host = host
+	if st != router.Found {
+		h.fail(w, r, &httperr.Error{Status: st, Source: httperr.SourceClient})
+		return
+	}
+	info.Vhost = v.Name
+	if p, ok := v.Policy.(respPolicy); ok {
+		w.policy = p
+	}
+	path, ok := router.CleanPath(r.URL.Path)
+	if !ok {
+		h.fail(w, r, &httperr.Error{Status: http.StatusBadRequest, Source: httperr.SourceClient, Close: true})
+		return
+	}
+	escaped := r.URL.EscapedPath()
+	if path != r.URL.Path {
+		escaped = router.EscapePath(path)
+	}
+	var tgt router.Target
+	route := v.Match(path, escaped, &tgt)
+	if route == nil {
+		h.fail(w, r, httperr.Client(http.StatusNotFound, nil))
+		return
+	}
+	info.Route = route.Name
+	if p, ok := route.Policy.(respPolicy); ok {
+		w.policy = p
+	}
+	if !route.AllowsMethod(r.Method) {
+		e := httperr.Client(http.StatusMethodNotAllowed, nil)
+		e.Header = http.Header{"Allow": {route.Allow}}
+		h.fail(w, r, e)
+		return
+	}
+	if tgt.Captures != nil {
+		info.Captures, info.CaptureNames = captureStrings(tgt), route.CaptureNames()
+	}
+	var guard *bodyGuard
+	if r.ContentLength > route.MaxBody {
+		h.fail(w, r, &httperr.Error{Status: http.StatusRequestEntityTooLarge, Source: httperr.SourceClient, Close: true})
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		guard = &bodyGuard{rc: r.Body, limit: route.MaxBody, idle: route.BodyIdle}
+		if guard.idle > 0 {
+			guard.rc2 = http.NewResponseController(rw)
+		}
+		r.Body = guard
+	}
+	r = r.WithContext(reqctx.With(r.Context(), info))
+	w.req = r
+	err := route.Action.Serve(w, r, &tgt)
+	if err != nil && guard != nil && !w.wroteHeader {
+		switch {
+		case guard.tooLarge:
+			err = &httperr.Error{Status: http.StatusRequestEntityTooLarge, Source: httperr.SourceClient, Close: true}
+		case guard.timedOut:
+			err = &httperr.Error{Status: http.StatusRequestTimeout, Source: httperr.SourceClient, Close: true}
+		}
+	}
+	if err != nil {
+		h.fail(w, r, err)
+	}
+}
+
+// fail turns a handler error into the response (the one place error
+// responses are produced) and logs upstream and internal failures.
+func (h *Handler) fail(w *respWriter, r *http.Request, err error) {
+	if errors.Is(err, httperr.ErrAbort) || w.wroteHeader {
+		if !errors.Is(err, httperr.ErrAbort) {
+			h.log.Warn("response failed after headers were sent", "err", err, "path", r.URL.Path, "request_id", w.info.RequestID)
+		}
+		w.status = statusOr(w.status, http.StatusBadGateway)
+		panic(http.ErrAbortHandler)
+	}
+	var he *httperr.Error
+	if !errors.As(err, &he) {
+		he = httperr.New(http.StatusInternalServerError, httperr.SourceInternal, err)
+	}
+	if he.Source != httperr.SourceClient || he.Status >= 500 {
+		h.log.Warn("request failed", "status", he.Status, "source", he.Source.String(), "err", he.Err, "vhost", w.info.Vhost, "path", r.URL.Path, "request_id", w.info.RequestID)
+	}
+	if he.Status == 499 { // client gone: nothing to write
+		w.status = 499
+		return
+	}
+	if he.Close {
+		w.Header().Set("Connection", "close")
+	}
+	httperr.Write(w, r, he.Status, he.Header)
+}
+
+func statusOr(s, def int) int {
+	if s == 0 {
+		return def
+	}
+	return s
+}
+
+// finish writes the access log line and returns the writer to the pool.
+// It runs even when the handler aborts the connection.
+func (h *Handler) finish(w *respWriter, r *http.Request) {
+	if h.access != nil {
+		h.logAccess(w, r)
+	}
+	*w = respWriter{}
+	writerPool.Put(w)
+}
+
+func (h *Handler) logAccess(w *respWriter, r *http.Request) {
+	info := &w.info
+	e := entryPool.Get().(*accesslog.Entry)
+	e.Begin()
+	e.Time("ts", info.Start)
+	if info.RequestID != "" {
+		e.Str("request_id", info.RequestID)
+	}
+	e.Str("client_ip", h.field(h.accessOn.clientIP, addrString(info.ClientIP)))
+	e.Str("method", r.Method)
+	e.Str("host", h.field(h.accessOn.host, info.Host))
+	e.Str("path", h.field(h.accessOn.path, r.URL.Path))
+	e.Str("protocol", r.Proto)
+	e.Int("status", int64(statusOr(w.status, http.StatusOK)))
+	e.Int("bytes", w.bytes)
+	e.Float("duration_ms", float64(time.Since(info.Start).Microseconds())/1000)
+	e.Str("vhost", info.Vhost)
+	e.Str("route", h.field(h.accessOn.route, info.Route))
+	e.Str("upstream", h.field(h.accessOn.upstream, info.Upstream))
+	if info.UpstreamStatus != 0 {
+		e.Int("upstream_status", int64(info.UpstreamStatus))
+	}
+	e.Str("cache_phase", h.field(h.accessOn.cachePhase, "disabled"))
+	e.Str("user_agent", r.Header.Get("User-Agent"))
+	e.Str("referer", r.Header.Get("Referer"))
+	if r.TLS != nil {
+		e.Str("tls_version", tlsVersionName(r.TLS.Version))
+	}
+	h.access.Write(e.End())
+	entryPool.Put(e)
+}
+
+func (h *Handler) field(on bool, v string) string {
+	if on {
+		return v
+	}
+	return ""
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// headerCount counts header field lines as the client sent them (each
+// Cookie crumb of an HTTP/2 request counts, as in Fluxheim: net/http joins
+// them into one value).
+func headerCount(h http.Header, h2 bool) int {
+	n := 0
+	for k, vs := range h {
+		n += len(vs)
+		if h2 && k == "Cookie" && len(vs) == 1 {
+			n += strings.Count(vs[0], "; ")
+		}
+	}
+	return n
+}
+
+func captureStrings(t router.Target) []string {
+	out := make([]string, len(t.Captures)/2)
+	for i := range out {
+		if a, b := t.Captures[2*i], t.Captures[2*i+1]; a >= 0 {
+			out[i] = t.MatchedPath[a:b]
+		}
+	}
+	return out
+}
+
+// Close releases upstream pools and file caches of the snapshot.
+func (h *Handler) Close() {
+	for _, c := range h.closers {
+		c()
+	}
+}
+
+var _ = config.DefaultListen

@@ -1,0 +1,154 @@
+// Package server is a worker's HTTP data plane: it builds the request
+// pipeline (Handler) from an immutable config snapshot and serves it on
+// listeners it is handed (it never opens a listening socket itself, so the
+// master or systemd can own them).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fluxheim/fluxheim/shared/config"
+	"github.com/fluxheim/fluxheim/shared/netutil"
+	"github.com/fluxheim/fluxheim/worker/accesslog"
+	"github.com/fluxheim/fluxheim/worker/router"
+)
+
+// BuildHandler compiles the pipeline for cfg. access may be nil (no
+// access log).
+func BuildHandler(cfg *config.Config, lg *slog.Logger, access *accesslog.Logger) (*Handler, error) {
+	trusted, err := netutil.ParseTrustedProxies(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		trusted: trusted,
+		maxURI:  int(cfg.Server.Limits.MaxURIBytes),
+		maxHdrs: cfg.Server.Limits.MaxRequestHeaders,
+		log:     lg,
+	}
+	am := actionMaker{closers: &h.closers}
+	table, err := router.Build(cfg, am.make, compilePolicy)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.table = table
+	if p, err := compilePolicy(cfg.Headers, nil); err == nil {
+		h.global, _ = p.(respPolicy)
+	}
+	a := &cfg.Logging.Access
+	if *a.Enabled && access != nil {
+		h.access = access
+		h.accessOn = accessFields{
+			host: *a.IncludeHost, path: *a.IncludePath, clientIP: *a.IncludeClientIP,
+			cachePhase: *a.IncludeCachePhase, route: *a.IncludeRoute, upstream: *a.IncludeUpstream,
+		}
+	}
+	if *a.RequestID {
+		h.ids = newRequestIDs()
+		h.idHeader = httpCanonical(a.RequestIDHeader)
+	}
+	return h, nil
+}
+
+func httpCanonical(s string) string { return http.CanonicalHeaderKey(s) }
+
+// Server serves a Handler on the listeners it is given. The Handler can
+// be swapped atomically (in-process reload); requests in flight finish on
+// the Handler they started with.
+type Server struct {
+	handler atomic.Pointer[Handler]
+	srv     *http.Server
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	retired []*Handler
+}
+
+// New returns a Server for cfg's limits and timeouts serving h.
+func New(cfg *config.Config, h *Handler, lg *slog.Logger) *Server {
+	s := &Server{log: lg}
+	s.handler.Store(h)
+	l := &cfg.Server.Limits
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	s.srv = &http.Server{
+		Handler:                      http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout:            time.Duration(l.RequestHeaderTimeoutSecs) * time.Second,
+		IdleTimeout:                  time.Duration(l.KeepaliveTimeoutSecs) * time.Second,
+		MaxHeaderBytes:               int(l.MaxRequestHeaderBytes),
+		DisableGeneralOptionsHandler: true,
+		Protocols:                    &protos,
+		ErrorLog:                     log.New(slogWriter{lg}, "", 0),
+	}
+	return s
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.Load().ServeHTTP(w, r)
+}
+
+// Swap installs a new Handler; the old one is closed after grace, when
+// requests that started on it have had time to finish.
+func (s *Server) Swap(h *Handler, grace time.Duration) {
+	old := s.handler.Swap(h)
+	if old != nil {
+		time.AfterFunc(grace, old.Close)
+	}
+}
+
+// Serve serves every listener until Shutdown or Close. It returns the
+// first error that stops a listener, or nil after a shutdown.
+func (s *Server) Serve(lns []net.Listener) error {
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func(ln net.Listener) { errc <- s.srv.Serve(ln) }(ln)
+	}
+	var first error
+	for range lns {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
+			first = fmt.Errorf("serving %s: %w", "listener", err)
+		}
+	}
+	return first
+}
+
+// Shutdown stops accepting, waits for in-flight requests until ctx ends,
+// then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		_ = s.srv.Close()
+	}
+	s.handler.Load().Close()
+	return err
+}
+
+// Close stops at once.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	s.handler.Load().Close()
+	return err
+}
+
+// slogWriter routes net/http's internal log lines (TLS handshake errors,
+// panics) into the error log at debug level, except panics at error level.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := string(p)
+	if len(msg) > 0 && msg[len(msg)-1] == '\n' {
+		msg = msg[:len(msg)-1]
+	}
+	w.l.Debug("net/http", "msg", msg)
+	return len(p), nil
+}
