@@ -82,7 +82,7 @@ func validateServer(c *Config, errs *errList) {
 		errs.add("server.default_vhost", "names no [[vhosts]] entry %q", s.DefaultVhost)
 	}
 	if _, err := netutil.ParseTrustedProxies(s.TrustedProxies); err != nil {
-		errs.add("server.trusted_proxies", "%v", err)
+		errs.add("server.trusted_proxies", "%s", strings.TrimPrefix(err.Error(), "trusted_proxies: "))
 	}
 	if s.ProxyProtocol != "off" {
 		if s.ProxyProtocol == "v1" || s.ProxyProtocol == "v2" {

@@ -48,17 +48,17 @@ func (h *Handler) checkPath(p string) (string, *httperr.Error) {
 	if len(p) > maxURLPathLen {
 		return "", httperr.Client(http.StatusNotFound, syscall.ENAMETOOLONG)
 	}
+	if strings.IndexByte(p, 0) >= 0 || strings.IndexByte(p, '\\') >= 0 {
+		return "", httperr.Client(http.StatusBadRequest, errBadPath)
+	}
+	if !strings.Contains(p, "/.") && !strings.Contains(p, "//") {
+		return p, nil // fast path: no dot segment, no dotfile, nothing to clean
+	}
 	dirty := false
 	segStart := 1
 	for i := 1; i <= len(p); i++ {
-		if i < len(p) {
-			c := p[i]
-			if c == 0 || c == '\\' {
-				return "", httperr.Client(http.StatusBadRequest, errBadPath)
-			}
-			if c != '/' {
-				continue
-			}
+		if i < len(p) && p[i] != '/' {
+			continue
 		}
 		seg := p[segStart:i]
 		switch {
