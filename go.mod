@@ -8,6 +8,8 @@ require (
 )
 
 require (
+	github.com/cloudflare/tableflip v1.2.3 // indirect
+	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
 	github.com/spf13/pflag v1.1.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
 )

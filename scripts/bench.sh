@@ -354,6 +354,9 @@ sum() { tr ' ' '\n' | awk '{ s += $1 } END { print s + 0 }'; }
 group() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 
 declare -A RPS=() P99=() SOCKERR=() NON2XX=()
+LOAD_BEFORE=""
+
+loadavg() { awk '{ print $1 }' /proc/loadavg; }
 
 # --------------------------------------------------------------------------------------
 main() {
@@ -436,6 +439,10 @@ main() {
   done
   say "bench: work dir ${WORK}; ports: $(for n in "${!PORT[@]}"; do printf '%s=%s ' "$n" "${PORT[$n]}"; done)"
 
+  LOAD_BEFORE="$(loadavg)"
+  if awk -v l="${LOAD_BEFORE}" 'BEGIN { exit !(l > 0.5) }'; then
+    say "bench: WARNING: load average ${LOAD_BEFORE}; other processes compete for the CPUs and skew the figures"
+  fi
   start_upstream "${PORT[upstream]}"
   # shellcheck disable=SC2086 # the case list is word-split on purpose
   wait_ready upstream ${server_cases[upstream]:-proxy_1k}
@@ -539,7 +546,11 @@ report() {
     "${THREADS}" "${CONNECTIONS}" "${DURATION}" "${RUNS}" "${WARMUP}"
   printf -- '- versions: fluxheim %s; %s; Caddy v2.11.9 (go install); %s\n' \
     "$(fluxheim_version)" "$(nginx -v 2>&1 | sed 's/^nginx version: //')" "$( (wrk -v 2>&1 || true) | head -n 1 | awk '{ print $1, $2 }')"
-  printf -- '- upstream for the proxy rows: nginx, 1 worker, 1 KiB file; "upstream alone" is wrk straight at it\n\n'
+  printf -- '- upstream for the proxy rows: nginx, 1 worker, 1 KiB file; "upstream alone" is wrk straight at it\n'
+  printf -- '- load average (1 min) before / after the run: %s / %s\n\n' "${LOAD_BEFORE}" "$(loadavg)"
+  if awk -v l="${LOAD_BEFORE}" 'BEGIN { exit !(l > 0.5) }'; then
+    printf '**WARNING: the machine was not idle when the run started (load %s): other work shares the cores and the figures are noisy.**\n\n' "${LOAD_BEFORE}"
+  fi
 
   printf '| case | upstream alone | %s | fluxheim/nginx | fluxheim/Caddy |\n' \
     "$(for name in "${SERVERS[@]}"; do printf '%s | ' "${SERVER_LABEL[$name]}"; done | sed 's/ | $//')"
@@ -576,6 +587,7 @@ fluxheim_version() {
   fi
   local v
   v="$(timeout 5 "${FLUXHEIM}" version 2>/dev/null | head -n 1 || true)"
+  v="${v#fluxheim }"
   printf '%s' "${v:-$(git -C "${ROOT}" describe --tags --always --dirty 2>/dev/null || echo dev)}"
 }
 

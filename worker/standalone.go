@@ -3,8 +3,6 @@
 package worker
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -113,11 +111,9 @@ func RunStandalone(cfg *config.Config, path string) error {
 			case syscall.SIGQUIT:
 				lg.Info("graceful stop", "timeout", grace.String())
 				time.Sleep(time.Duration(cfg.Server.Process.GracePeriodSeconds) * time.Second)
-				ctx, cancel := context.WithTimeout(context.Background(), grace)
-				err := srv.Shutdown(ctx)
-				cancel()
+				srv.Drain(time.Now().Add(grace), nil)
 				<-done
-				return ignoreDeadline(err)
+				return nil
 			default:
 				lg.Info("fast stop", "signal", sig.String())
 				_ = srv.Close()
@@ -126,13 +122,6 @@ func RunStandalone(cfg *config.Config, path string) error {
 			}
 		}
 	}
-}
-
-func ignoreDeadline(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return nil
-	}
-	return err
 }
 
 // reload swaps in a freshly loaded config's handler. Listener and process
@@ -158,17 +147,17 @@ func reload(srv *server.Server, path string, lg *logx.Log, access *accesslog.Log
 }
 
 // listenAll opens a TCP listener per address.
-func listenAll(addrs []string) ([]net.Listener, error) {
-	var lns []net.Listener
+func listenAll(addrs []string) ([]server.Listener, error) {
+	var lns []server.Listener
 	for _, a := range addrs {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			for _, l := range lns {
-				l.Close()
+				l.LN.Close()
 			}
 			return nil, fmt.Errorf("listen %s: %w", a, err)
 		}
-		lns = append(lns, ln)
+		lns = append(lns, server.Listener{Key: "tcp:" + a, LN: ln})
 	}
 	return lns, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fluxheim/fluxheim/master"
 	"github.com/fluxheim/fluxheim/shared/config"
 	"github.com/fluxheim/fluxheim/shared/features"
 	"github.com/fluxheim/fluxheim/shared/tlsbackend"
@@ -23,6 +24,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(worker.RoleEnv) == worker.RoleWorker {
+		os.Exit(worker.RunWorker())
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -45,8 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	validate := fs.BoolP("validate-config", "t", false, "validate the config (including static roots and runtime paths) and exit 0 or 1")
 	check := fs.Bool("check-config", false, "validate the config and print it as resolved (defaults filled in), then exit")
 	showVersion := fs.BoolP("version", "v", false, "print the version and compiled features")
+	signalCmd := fs.StringP("signal", "s", "", "send a command to the running master and wait for the outcome: reload, stop, quit, reopen, upgrade, status")
+	single := fs.Bool("single-process", false, "serve from this one process without workers (debugging, like nginx master_process off)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: fluxheim [-c PATH] [-t | --check-config]\n       fluxheim version | cache-keygen | crypto\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: fluxheim [-c PATH] [-t | --check-config | --single-process]\n       fluxheim -s reload|stop|quit|reopen|upgrade|status [-c PATH]\n       fluxheim version | cache-keygen | crypto\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +68,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *showVersion {
 		printVersion(stdout)
 		return 0
+	}
+	if *signalCmd != "" {
+		return sendSignal(*signalCmd, *cfgPath, stdout, stderr)
 	}
 	if *validate && *check {
 		fmt.Fprintln(stderr, "fluxheim: --check-config and --validate-config exclude each other")
@@ -94,7 +103,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fluxheim: config %s is valid\n", strings.Join(cfg.Sources, ", "))
 		return 0
 	}
-	if err := worker.RunStandalone(cfg, *cfgPath); err != nil {
+	if *single {
+		err = worker.RunStandalone(cfg, *cfgPath)
+	} else {
+		err = master.Run(*cfgPath, cfg)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "fluxheim: %v\n", err)
 		return 1
 	}

@@ -102,6 +102,28 @@ type Process struct {
 	// per proxy upstream. Default 128; 1..16384.
 	UpstreamKeepalivePoolSize int `toml:"upstream_keepalive_pool_size" json:"upstream_keepalive_pool_size"`
 
+	// Workers is the number of worker processes: "auto" (default: one per
+	// CPU the process may run on) or 1..1024. Fluxheim addition.
+	Workers Workers `toml:"workers" json:"workers"`
+	// User and Group run the workers unprivileged when the master runs as
+	// root (nginx's user directive). Default: the master's own user.
+	// Fluxheim addition.
+	User  string `toml:"user" json:"user,omitempty"`
+	Group string `toml:"group" json:"group,omitempty"`
+	// Reuseport gives each worker its own SO_REUSEPORT socket per address
+	// (the kernel spreads connections); false = one socket per address
+	// shared by every worker. Default true. Fluxheim addition.
+	Reuseport *bool `toml:"reuseport" json:"reuseport"`
+	// WorkerShutdownTimeoutSecs bounds how long a draining worker (after a
+	// reload or upgrade) may finish its requests before it is killed.
+	// Default 30; 1..86400. Fluxheim addition.
+	WorkerShutdownTimeoutSecs int `toml:"worker_shutdown_timeout_secs" json:"worker_shutdown_timeout_secs"`
+	// ControlSock is the master's control socket (0600) that
+	// fluxheim -s talks to. Default /run/fluxheim/fluxheim.ctl; "" disables
+	// it (-s then falls back to the pid file and a signal). Fluxheim
+	// addition.
+	ControlSock *string `toml:"control_sock" json:"control_sock"`
+
 	// Fluxheim runtime knobs with no meaning in fluxheim's process model.
 	// Accepted so Fluxheim configs load; each one set produces a warning.
 	Daemon                bool   `toml:"daemon" json:"-"`

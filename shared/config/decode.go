@@ -257,6 +257,7 @@ var pathKeys = [][]string{
 	{"logging", "access", "path"},
 	{"server", "process", "pid_file"},
 	{"server", "process", "error_log"},
+	{"server", "process", "control_sock"},
 }
 
 // resolvePaths makes relative path values of doc absolute against dir.

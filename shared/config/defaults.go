@@ -4,6 +4,8 @@ package config
 const (
 	DefaultListen                  = "127.0.0.1:8080"
 	DefaultPidFile                 = "/run/fluxheim/fluxheim.pid"
+	DefaultControlSock             = "/run/fluxheim/fluxheim.ctl"
+	DefaultWorkerShutdownTimeout   = 30
 	DefaultMaxRequestHeaderBytes   = 64 << 10
 	DefaultMaxURIBytes             = 8 << 10
 	DefaultMaxRequestHeaders       = 100
@@ -54,6 +56,9 @@ func applyDefaults(c *Config) {
 	p.PidFile = orDefault(p.PidFile, DefaultPidFile)
 	setIfZero(&p.GracefulShutdownTimeoutSeconds, DefaultGracefulShutdownTimeout)
 	setIfZero(&p.UpstreamKeepalivePoolSize, DefaultUpstreamKeepalivePool)
+	p.ControlSock = orDefault(p.ControlSock, DefaultControlSock)
+	p.Reuseport = orDefault(p.Reuseport, true)
+	setIfZero(&p.WorkerShutdownTimeoutSecs, DefaultWorkerShutdownTimeout)
 
 	if c.Web != nil {
 		c.Web = effectiveWeb(c.Web, nil)

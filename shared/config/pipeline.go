@@ -135,6 +135,7 @@ func checkRuntimePaths(c *Config, errs *errList) {
 	}
 	checkParent("server.process.pid_file", *c.Server.Process.PidFile)
 	checkParent("server.process.error_log", c.Server.Process.ErrorLog)
+	checkParent("server.process.control_sock", *c.Server.Process.ControlSock)
 	if c.Logging.File.Enabled {
 		checkParent("logging.file.path", c.Logging.File.Path)
 	}
@@ -187,4 +188,43 @@ func CheckWritableParent(p string) error {
 		return fmt.Errorf("path contains NUL")
 	}
 	return nil
+}
+
+// ProcessPaths reads only [server.process] control_sock and pid_file from
+// the config at path, tolerating every other problem, so `fluxheim -s
+// stop` works even when the config is broken. Unset keys give defaults.
+func ProcessPaths(path string) (controlSock, pidFile string) {
+	controlSock, pidFile = DefaultControlSock, DefaultPidFile
+	srcs, err := readSources(path)
+	if err != nil {
+		return
+	}
+	for _, s := range srcs {
+		var doc struct {
+			Server struct {
+				Process struct {
+					ControlSock *string `toml:"control_sock"`
+					PidFile     *string `toml:"pid_file"`
+				} `toml:"process"`
+			} `toml:"server"`
+		}
+		if toml.Unmarshal(s.data, &doc) != nil {
+			continue
+		}
+		dir := filepath.Dir(s.path)
+		if p := doc.Server.Process.ControlSock; p != nil {
+			controlSock = absAgainst(dir, *p)
+		}
+		if p := doc.Server.Process.PidFile; p != nil {
+			pidFile = absAgainst(dir, *p)
+		}
+	}
+	return
+}
+
+func absAgainst(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
 }

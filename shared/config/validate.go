@@ -121,6 +121,13 @@ func validateServer(c *Config, errs *errList) {
 	if p.UpstreamKeepalivePoolSize < 1 || p.UpstreamKeepalivePoolSize > maxPoolSize {
 		errs.add("server.process.upstream_keepalive_pool_size", "must be within 1..%d", maxPoolSize)
 	}
+	if *p.ControlSock != "" {
+		checkProcessPath(errs, "server.process.control_sock", *p.ControlSock)
+	}
+	secs(errs, "server.process.worker_shutdown_timeout_secs", p.WorkerShutdownTimeoutSecs)
+	if p.Group != "" && p.User == "" {
+		errs.add("server.process.group", "needs user")
+	}
 	if p.Daemon {
 		errs.add("server.process.daemon", "fluxheim does not daemonise itself; run it under systemd (systemd/fluxheim.service) or a supervisor")
 	}

@@ -62,14 +62,52 @@ func New(c *config.Config) (*Log, error) {
 		}
 		rw = &ReopenWriter{path: path, w: f, f: f}
 	}
-	opts := &slog.HandlerOptions{Level: ParseLevel(l.Level)}
-	var h slog.Handler
-	if l.Format == "text" {
-		h = slog.NewTextHandler(rw, opts)
-	} else {
-		h = slog.NewJSONHandler(rw, opts)
+	return &Log{Logger: NewLogger(c, rw), out: rw}, nil
+}
+
+// NewLogger returns a logger in c's level and format writing to w.
+func NewLogger(c *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: ParseLevel(c.Logging.Level)}
+	if c.Logging.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return &Log{Logger: slog.New(h), out: rw}, nil
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// OpenFile opens the error log file c names (error_log or
+// [logging.file]), or returns nil when the log goes to stderr/stdout.
+func OpenFile(c *config.Config) (*os.File, error) {
+	switch {
+	case c.Server.Process.ErrorLog != "":
+		return openLog(c.Server.Process.ErrorLog, true)
+	case c.Logging.File.Enabled:
+		return openLog(c.Logging.File.Path, *c.Logging.File.Append)
+	}
+	return nil, nil
+}
+
+// NewReopenWriter wraps w; Swap replaces it (a worker receiving a reopened
+// log file from the master).
+func NewReopenWriter(w io.Writer) *ReopenWriter {
+	rw := &ReopenWriter{w: w}
+	if f, ok := w.(*os.File); ok && f != os.Stderr && f != os.Stdout {
+		rw.f = f
+	}
+	return rw
+}
+
+// Swap writes to f from now on and closes the previous file.
+func (r *ReopenWriter) Swap(f *os.File) {
+	if f == nil {
+		return
+	}
+	r.mu.Lock()
+	old := r.f
+	r.f, r.w = f, f
+	r.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
 }
 
 // Reopen reopens the log file (no-op for stderr/stdout).

@@ -65,13 +65,45 @@ func (l *Logger) flusher() {
 	}
 }
 
-// Write appends one line (line must end with '\n').
+// Write appends one line (line must end with '\n'). The buffer is flushed
+// before a line that does not fit, so every write(2) holds whole lines:
+// several workers appending to one O_APPEND file never interleave inside
+// a line.
 func (l *Logger) Write(line []byte) {
 	l.mu.Lock()
 	if !l.closed {
+		if l.w.Available() < len(line) && l.w.Buffered() > 0 {
+			_ = l.w.Flush()
+		}
 		_, _ = l.w.Write(line)
 	}
 	l.mu.Unlock()
+}
+
+// FromFile returns a Logger writing to an already open file (a worker's
+// access log, opened by the master). Reopen is a no-op; SwapFile replaces
+// the file.
+func FromFile(f *os.File) *Logger {
+	l := &Logger{f: f, stop: make(chan struct{}), done: make(chan struct{})}
+	l.w = bufio.NewWriterSize(f, 64<<10)
+	go l.flusher()
+	return l
+}
+
+// SwapFile flushes and writes to f from now on, closing the old file.
+func (l *Logger) SwapFile(f *os.File) {
+	if f == nil {
+		return
+	}
+	l.mu.Lock()
+	_ = l.w.Flush()
+	old := l.f
+	l.f = f
+	l.w.Reset(f)
+	l.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
 }
 
 // Reopen flushes and reopens the file (no-op for stdout/stderr).

@@ -30,10 +30,13 @@ func newTransport(o Options) *http.Transport {
 			}
 			return &deadlineConn{Conn: c, read: o.ReadTimeout, send: o.SendTimeout}, nil
 		},
-		MaxIdleConns:           o.KeepalivePoolSize,
-		MaxIdleConnsPerHost:    o.KeepalivePoolSize,
-		IdleConnTimeout:        o.IdleTimeout,
-		ResponseHeaderTimeout:  o.ReadTimeout,
+		MaxIdleConns:        o.KeepalivePoolSize,
+		MaxIdleConnsPerHost: o.KeepalivePoolSize,
+		IdleConnTimeout:     o.IdleTimeout,
+		// No ResponseHeaderTimeout: deadlineConn already bounds the wait
+		// for the response header by ReadTimeout (the read deadline is
+		// re-armed by the last request write), and the Transport's timer
+		// would cost three allocations per request.
 		ExpectContinueTimeout:  0, // Expect is not forwarded; bodies go out at once
 		DisableCompression:     true,
 		ForceAttemptHTTP2:      false,

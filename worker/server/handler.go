@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fluxheim/fluxheim/shared/config"
@@ -33,11 +34,16 @@ type Handler struct {
 	idHeader string
 	global   respPolicy // response policy when no vhost matched
 	closers  []func()
+	// draining is the Server's flag: while set, responses carry
+	// Connection: close.
+	draining *atomic.Bool
 }
 
 type accessFields struct {
 	host, path, clientIP, cachePhase, route, upstream bool
 }
+
+var closeValue = []string{"close"}
 
 var writerPool = sync.Pool{New: func() any { return new(respWriter) }}
 
@@ -48,6 +54,9 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w := writerPool.Get().(*respWriter)
 	w.reset(rw, r)
 	w.policy = h.global
+	if h.draining != nil && h.draining.Load() {
+		rw.Header()["Connection"] = closeValue
+	}
 	info := &w.info
 	info.Start = time.Now()
 	defer h.finish(w, r)

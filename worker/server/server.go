@@ -66,9 +66,13 @@ func httpCanonical(s string) string { return http.CanonicalHeaderKey(s) }
 // be swapped atomically (in-process reload); requests in flight finish on
 // the Handler they started with.
 type Server struct {
-	handler atomic.Pointer[Handler]
-	srv     *http.Server
-	log     *slog.Logger
+	handler  atomic.Pointer[Handler]
+	srv      *http.Server
+	log      *slog.Logger
+	draining atomic.Bool
+	conns    *connTracker
+	lns      []servedListener
+	serving  atomic.Int32 // accept loops still running
 
 	mu      sync.Mutex
 	retired []*Handler
@@ -76,7 +80,8 @@ type Server struct {
 
 // New returns a Server for cfg's limits and timeouts serving h.
 func New(cfg *config.Config, h *Handler, lg *slog.Logger) *Server {
-	s := &Server{log: lg}
+	s := &Server{log: lg, conns: newConnTracker()}
+	h.draining = &s.draining
 	s.handler.Store(h)
 	l := &cfg.Server.Limits
 	var protos http.Protocols
@@ -89,6 +94,7 @@ func New(cfg *config.Config, h *Handler, lg *slog.Logger) *Server {
 		DisableGeneralOptionsHandler: true,
 		Protocols:                    &protos,
 		ErrorLog:                     log.New(slogWriter{lg}, "", 0),
+		ConnState:                    s.conns.track,
 	}
 	return s
 }
@@ -100,27 +106,61 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // Swap installs a new Handler; the old one is closed after grace, when
 // requests that started on it have had time to finish.
 func (s *Server) Swap(h *Handler, grace time.Duration) {
+	h.draining = &s.draining
 	old := s.handler.Swap(h)
 	if old != nil {
 		time.AfterFunc(grace, old.Close)
 	}
 }
 
-// Serve serves every listener until Shutdown or Close. It returns the
-// first error that stops a listener, or nil after a shutdown.
-func (s *Server) Serve(lns []net.Listener) error {
+// servedListener is a listener with the key the master knows it by.
+type servedListener struct {
+	key string
+	ln  *listener
+}
+
+// Listener names a listening socket handed to Serve.
+type Listener struct {
+	Key string // master's key ("tcp:127.0.0.1:8080#0"), used by Drain's retired set
+	LN  net.Listener
+}
+
+// Serve serves every listener until Drain, Shutdown or Close. It returns
+// the first error that stops a listener for another reason, or nil.
+// Only TCP listeners are accepted.
+func (s *Server) Serve(lns []Listener) error {
 	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func(ln net.Listener) { errc <- s.srv.Serve(ln) }(ln)
+	for _, l := range lns {
+		tl, ok := l.LN.(*net.TCPListener)
+		if !ok {
+			return fmt.Errorf("listener %s: not TCP (%T)", l.Key, l.LN)
+		}
+		wl := &listener{TCPListener: tl}
+		s.lns = append(s.lns, servedListener{key: l.Key, ln: wl})
+	}
+	for _, l := range s.lns {
+		s.serving.Add(1)
+		go func(l servedListener) {
+			err := s.srv.Serve(l.ln)
+			s.serving.Add(-1)
+			errc <- err
+		}(l)
 	}
 	var first error
-	for range lns {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && first == nil {
-			first = fmt.Errorf("serving %s: %w", "listener", err)
+	for range s.lns {
+		err := <-errc
+		if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, errRetired) || s.draining.Load() {
+			continue
+		}
+		if first == nil {
+			first = err
 		}
 	}
 	return first
 }
+
+// acceptorsDone reports whether every listener's accept loop has ended.
+func (s *Server) acceptorsDone() bool { return s.serving.Load() == 0 }
 
 // Shutdown stops accepting, waits for in-flight requests until ctx ends,
 // then closes what is left.

@@ -7,19 +7,24 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
-// Defaults applied by New when the corresponding Options field is zero.
+// Defaults applied by New when the corresponding Options field is zero,
+// and fixed limits.
 const (
 	DefaultMaxRanges    = 16
-	DefaultSmallFileMax = 64 << 10      // 64 KiB
-	DefaultCacheEntries = 10000         // open-file/metadata cache entries
-	DefaultCacheBytes   = 64 << 20      // 64 MiB of cached small-file bodies
-	MaxIndexFiles       = 32            // Fluxheim's cap on index_files
-	MaxListingEntries   = 10000         // directory listing cap (entries read)
-	maxURLPathLen       = 4096          // longer paths answer 404 (PATH_MAX)
-	revalidateInterval  = 1_000_000_000 // ns between re-stats of one cache entry
+	DefaultSmallFileMax = 64 << 10 // 64 KiB
+	DefaultCacheEntries = 10000    // open-file/metadata cache entries
+	DefaultCacheBytes   = 64 << 20 // 64 MiB of cached small-file bodies
+	MaxIndexFiles       = 32       // Fluxheim's cap on index_files
+	MaxListingEntries   = 10000    // directory listing cap (entries read)
+	maxURLPathLen       = 4096     // longer paths answer 404 (PATH_MAX)
 )
+
+// RevalidateInterval is how often one cache entry is re-checked on disk
+// (like nginx open_file_cache_valid); negative entries live as long.
+const RevalidateInterval = time.Second
 
 // Options is the resolved [web] policy (the config package maps TOML to it).
 // The zero value of every field except Root is usable; New fills defaults.

@@ -128,9 +128,12 @@ const (
 
 // resolver opens paths below the root without following symlinks.
 type resolver struct {
-	root    *os.Root
-	dir     *os.File // root.Open("."): its descriptor anchors openat2
-	dirfd   int
+	root *os.Root
+	// dir is root.Open("."): its descriptor anchors openat2. It is used
+	// through rc.Control, which holds a reference, so a Close racing with a
+	// lookup cannot make openat2 resolve against a recycled descriptor.
+	dir     *os.File
+	rc      syscall.RawConn
 	openat2 bool // openat2 with RESOLVE_NO_SYMLINKS works here
 }
 
@@ -139,8 +142,13 @@ func newResolver(root *os.Root) (*resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	rv := &resolver{root: root, dir: dir, dirfd: int(dir.Fd())}
-	rv.openat2 = openat2Works(rv.dirfd)
+	rc, err := dir.SyscallConn()
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	rv := &resolver{root: root, dir: dir, rc: rc}
+	rv.openat2 = openat2Works(rc)
 	return rv, nil
 }
 

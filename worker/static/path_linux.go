@@ -4,6 +4,7 @@ package static
 
 import (
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,23 +19,30 @@ const openFlags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCT
 
 // openat2Works probes openat2 once: kernels before 5.6 answer ENOSYS and
 // some seccomp profiles EPERM; then the portable walk is used.
-func openat2Works(dirfd int) bool {
-	fd, err := unix.Openat2(dirfd, ".", &unix.OpenHow{Flags: openFlags | unix.O_DIRECTORY, Resolve: resolveFlags})
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
+func openat2Works(rc syscall.RawConn) bool {
+	ok := false
+	rc.Control(func(dirfd uintptr) {
+		fd, err := unix.Openat2(int(dirfd), ".", &unix.OpenHow{Flags: openFlags | unix.O_DIRECTORY, Resolve: resolveFlags})
+		if err == nil {
+			unix.Close(fd)
+			ok = true
+		}
+	})
+	return ok
 }
 
 func (rv *resolver) openNoSymlinks(rel string) (*os.File, fileID, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Openat2(rv.dirfd, rel, &unix.OpenHow{Flags: openFlags, Resolve: resolveFlags})
-		if err != unix.EINTR && err != unix.EAGAIN { // EAGAIN: RESOLVE_* raced a rename; retry
-			break
+	fd, err := -1, error(nil)
+	how := unix.OpenHow{Flags: openFlags, Resolve: resolveFlags}
+	if cerr := rv.rc.Control(func(dirfd uintptr) {
+		for {
+			fd, err = unix.Openat2(int(dirfd), rel, &how)
+			if err != unix.EINTR && err != unix.EAGAIN { // EAGAIN: RESOLVE_* raced a rename
+				break
+			}
 		}
+	}); cerr != nil {
+		return nil, fileID{}, cerr
 	}
 	if err != nil {
 		if err == unix.ELOOP {

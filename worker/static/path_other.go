@@ -7,11 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"syscall"
 )
 
 // Outside Linux the portable Lstat walk through os.Root is always used.
 
-func openat2Works(int) bool { return false }
+func openat2Works(syscall.RawConn) bool { return false }
 
 func (rv *resolver) openNoSymlinks(rel string) (*os.File, fileID, error) {
 	return nil, fileID{}, errors.New("static: openat2 unavailable")

@@ -84,7 +84,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{
 		opts:     o,
 		rv:       rv,
-		interval: revalidateInterval,
+		interval: int64(RevalidateInterval),
 		epoch:    time.Now(),
 	}
 	h.now = func() int64 { return int64(time.Since(h.epoch)) }

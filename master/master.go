@@ -1,0 +1,594 @@
+// Package master is fluxheim's privileged supervisor: it loads and
+// validates the config, owns every listening socket, the pid file, the
+// control socket and the log files, and runs generations of worker
+// processes (reload = new generation ready, then the old one drains;
+// binary upgrade = cloudflare/tableflip hands every socket to a new
+// master). See ../DESIGN.md §2 and docs/process-model.md.
+package master
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cloudflare/tableflip"
+
+	"github.com/fluxheim/fluxheim/shared/config"
+	"github.com/fluxheim/fluxheim/shared/logx"
+)
+
+// Timing of the process model.
+const (
+	// ReadyTimeout bounds how long a new generation may take to report
+	// ready before the reload (or start) fails.
+	ReadyTimeout = 30 * time.Second
+	// UpgradeTimeout bounds how long a new binary may take to become ready.
+	UpgradeTimeout = 60 * time.Second
+	// retireDelay is how long retired sockets stay open after the old
+	// workers were told to drain, so they accept what was queued.
+	retireDelay = 500 * time.Millisecond
+	// stopGrace is how long a fast stop waits before SIGKILL.
+	stopGrace = time.Second
+	// healthyAfter resets a slot's crash backoff.
+	healthyAfter = 60 * time.Second
+	maxBackoff   = 30 * time.Second
+)
+
+type eventKind int
+
+const (
+	evExit eventKind = iota
+	evRespawn
+	evRetire
+)
+
+type event struct {
+	kind  eventKind
+	proc  *proc
+	index int
+	gen   uint64
+	files []*os.File
+}
+
+// Master is the running supervisor. All fields are owned by the loop
+// goroutine.
+type Master struct {
+	path    string // config path ("" = embedded default)
+	cfg     *config.Config
+	cfgJSON []byte
+	log     *logx.Log
+	upg     *tableflip.Upgrader
+	socks   *sockets
+	ctl     *controlServer
+	notify  notifier
+
+	errFile    *os.File // error log file (nil = stderr)
+	accessFile *os.File // access log file (nil = stderr/stdout)
+
+	gen      uint64
+	cur      []*proc // current generation, by worker index
+	procs    map[*proc]bool
+	crashes  []slotCrash // by worker index
+	restarts int
+	started  time.Time
+	events   chan event
+	stopping bool
+}
+
+type slotCrash struct {
+	backoff time.Duration
+	pending bool
+}
+
+// Run starts the master and returns when it has stopped (or handed over
+// to a new binary). path is the config source ("" = the embedded default).
+func Run(path string, cfg *config.Config) error {
+	lg, err := logx.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+	m := &Master{path: path, cfg: cfg, log: lg, procs: map[*proc]bool{}, started: time.Now(), events: make(chan event, 64)}
+	for _, w := range cfg.Warnings {
+		lg.Warn(w)
+	}
+	if err := m.start(); err != nil {
+		m.shutdownNow()
+		return err
+	}
+	return m.loop()
+}
+
+func (m *Master) start() error {
+	cfg := m.cfg
+	pid := *cfg.Server.Process.PidFile
+	if pid != "" {
+		if err := ensureRunDir(pid); err != nil {
+			return err
+		}
+	}
+	upg, err := tableflip.New(tableflip.Options{PIDFile: pid, UpgradeTimeout: UpgradeTimeout})
+	if err != nil {
+		return fmt.Errorf("upgrader: %w", err)
+	}
+	m.upg = upg
+	m.socks = newSockets(upg.Fds)
+	if !upg.HasParent() {
+		if err := m.adoptActivated(); err != nil {
+			return err
+		}
+	}
+	if err := m.openLogs(cfg); err != nil {
+		return err
+	}
+	if ctl := *cfg.Server.Process.ControlSock; ctl != "" {
+		if err := ensureRunDir(ctl); err != nil {
+			return err
+		}
+		if m.ctl, err = listenControl(ctl, upg.Fds); err != nil {
+			return err
+		}
+	}
+	n := cfg.Server.Process.Workers.Count()
+	if _, err := m.socks.ensure(cfg.Server.Listen, n, *cfg.Server.Process.Reuseport); err != nil {
+		return err
+	}
+	if m.cfgJSON, err = json.Marshal(cfg); err != nil {
+		return err
+	}
+	procs, err := m.startGeneration(1, cfg, m.cfgJSON)
+	if err != nil {
+		return err
+	}
+	m.gen, m.cur = 1, procs
+	m.crashes = make([]slotCrash, len(procs))
+	if err := upg.Ready(); err != nil {
+		return err
+	}
+	status := fmt.Sprintf("serving %s with %d workers", strings.Join(cfg.Server.Listen, " "), len(procs))
+	if upg.HasParent() {
+		// The old master tells systemd our pid (MAINPID) once we are
+		// ready; it is still the main process until then.
+		m.log.Info("binary upgrade: new master ready", "pid", os.Getpid())
+	} else if err := m.notify.send("READY=1\nSTATUS=" + status); err != nil {
+		return fmt.Errorf("sd_notify: %w", err)
+	}
+	m.log.Info("fluxheim master ready", "pid", os.Getpid(), "workers", len(procs), "listen", cfg.Server.Listen, "config", cfg.Sources)
+	return nil
+}
+
+// startGeneration spawns every worker of a generation and waits until
+// all are ready; on any failure it stops the ones it started.
+func (m *Master) startGeneration(gen uint64, cfg *config.Config, cfgJSON []byte) ([]*proc, error) {
+	n := cfg.Server.Process.Workers.Count()
+	cred, err := credential(&cfg.Server.Process)
+	if err != nil {
+		return nil, err
+	}
+	gomax := workerProcs(n)
+	procs := make([]*proc, 0, n)
+	fail := func(err error) ([]*proc, error) {
+		for _, p := range procs {
+			p.kill()
+		}
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		p, err := spawn(m.specFor(gen, i, n, cfg, cfgJSON, cred, gomax), m.events)
+		if err != nil {
+			return fail(err)
+		}
+		m.procs[p] = true
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		if err := p.waitReady(ReadyTimeout); err != nil {
+			return fail(err)
+		}
+	}
+	return procs, nil
+}
+
+func (m *Master) specFor(gen uint64, i, n int, cfg *config.Config, cfgJSON []byte, cred *syscall.Credential, gomax int) spawnSpec {
+	return spawnSpec{
+		gen: gen, index: i, cfgJSON: cfgJSON,
+		assign:    m.socks.forWorker(cfg.Server.Listen, i, n),
+		accessLog: m.accessFile, errorLog: m.errFile, cred: cred, gomaxprocs: gomax,
+	}
+}
+
+// loop is the master's event loop.
+func (m *Master) loop() error {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	var ctlReqs <-chan ctlRequest
+	if m.ctl != nil {
+		ctlReqs = m.ctl.reqs
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if done := m.onSignal(sig); done {
+				return nil // onSignal already released what it had to
+			}
+		case req := <-ctlReqs:
+			res, exit := m.onControl(req.cmd)
+			req.reply <- res
+			switch exit {
+			case exitStopped:
+				m.finish()
+				return nil
+			case exitUpgraded:
+				return nil
+			}
+		case ev := <-m.events:
+			m.onEvent(ev)
+		case <-m.upg.Exit():
+			// A new master took over (upgrade requested elsewhere).
+			m.handOver()
+			return nil
+		}
+	}
+}
+
+func (m *Master) onSignal(sig os.Signal) bool {
+	switch sig {
+	case syscall.SIGHUP:
+		if err := m.reload(); err != nil {
+			m.log.Error("reload failed; the old configuration keeps serving", "err", err.Error())
+		}
+	case syscall.SIGUSR1:
+		m.reopen()
+	case syscall.SIGUSR2:
+		if err := m.upgrade(); err != nil {
+			m.log.Error("binary upgrade failed; this master keeps serving", "err", err.Error())
+			return false
+		}
+		return true
+	case syscall.SIGQUIT:
+		m.gracefulStop()
+		m.finish()
+		return true
+	default:
+		m.fastStop()
+		m.finish()
+		return true
+	}
+	return false
+}
+
+type exitKind int
+
+const (
+	keepRunning exitKind = iota
+	exitStopped          // final stop: release everything
+	exitUpgraded         // a new master owns the sockets now
+)
+
+// onControl runs a control-socket command and says whether the master
+// exits.
+func (m *Master) onControl(cmd string) (ctlResponse, exitKind) {
+	switch cmd {
+	case "reload":
+		if err := m.reload(); err != nil {
+			return ctlResponse{Error: err.Error()}, keepRunning
+		}
+		return ctlResponse{OK: true, Message: fmt.Sprintf("reloaded: generation %d serving", m.gen)}, keepRunning
+	case "reopen":
+		if err := m.reopen(); err != nil {
+			return ctlResponse{Error: err.Error()}, keepRunning
+		}
+		return ctlResponse{OK: true, Message: "logs reopened"}, keepRunning
+	case "status":
+		st := m.status()
+		return ctlResponse{OK: true, Status: &st}, keepRunning
+	case "upgrade":
+		if err := m.upgrade(); err != nil {
+			return ctlResponse{Error: err.Error()}, keepRunning
+		}
+		return ctlResponse{OK: true, Message: "upgraded: new master " + strconv.Itoa(m.newMasterPid()) + " serving"}, exitUpgraded
+	case "quit":
+		m.gracefulStop()
+		return ctlResponse{OK: true, Message: "stopped gracefully"}, exitStopped
+	case "stop":
+		m.fastStop()
+		return ctlResponse{OK: true, Message: "stopped"}, exitStopped
+	}
+	return ctlResponse{Error: "unknown command " + strconv.Quote(cmd)}, keepRunning
+}
+
+func (m *Master) onEvent(ev event) {
+	switch ev.kind {
+	case evExit:
+		p := ev.proc
+		delete(m.procs, p)
+		if p.stopping || m.stopping || p.gen != m.gen || p.index >= len(m.cur) || m.cur[p.index] != p {
+			return
+		}
+		m.restarts++
+		if f := p.fatal.Load(); f != nil {
+			m.log.Error("worker reported a fatal error; not respawning it", "pid", p.pid, "index", p.index, "err", *f)
+			m.notify.send("STATUS=degraded: worker " + strconv.Itoa(p.index) + " failed: " + *f)
+			return
+		}
+		c := &m.crashes[p.index]
+		if time.Since(p.started) > healthyAfter {
+			c.backoff = 0
+		}
+		m.log.Error("worker died; respawning", "pid", p.pid, "index", p.index, "exit", fmt.Sprint(p.exitErr), "backoff", c.backoff.String(), "restarts", m.restarts)
+		if c.backoff >= maxBackoff {
+			m.log.Error("worker is crash-looping", "index", p.index, "restarts", m.restarts)
+		}
+		delay := c.backoff
+		c.backoff = nextBackoff(c.backoff)
+		c.pending = true
+		idx, gen := p.index, m.gen
+		time.AfterFunc(delay, func() { m.events <- event{kind: evRespawn, index: idx, gen: gen} })
+	case evRespawn:
+		if ev.gen != m.gen || m.stopping || ev.index >= len(m.cur) {
+			return
+		}
+		m.crashes[ev.index].pending = false
+		n := len(m.cur)
+		cred, err := credential(&m.cfg.Server.Process)
+		if err != nil {
+			m.log.Error("respawn", "err", err)
+			return
+		}
+		p, err := spawn(m.specFor(m.gen, ev.index, n, m.cfg, m.cfgJSON, cred, workerProcs(n)), m.events)
+		if err != nil {
+			m.log.Error("respawn failed", "index", ev.index, "err", err)
+			time.AfterFunc(m.crashes[ev.index].backoff, func() { m.events <- event{kind: evRespawn, index: ev.index, gen: ev.gen} })
+			return
+		}
+		m.procs[p] = true
+		m.cur[ev.index] = p
+	case evRetire:
+		for _, f := range ev.files {
+			shutdownClose(f)
+		}
+	}
+}
+
+// nextBackoff: 0 for the first crash, then 100 ms doubling to 30 s.
+func nextBackoff(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return 100 * time.Millisecond
+	case d*2 > maxBackoff:
+		return maxBackoff
+	}
+	return d * 2
+}
+
+// reload validates the new config and swaps generations: the new one is
+// ready before the old one drains. On any error nothing changes.
+func (m *Master) reload() error {
+	if m.path == "" {
+		return errors.New("running on the embedded default config; nothing to reload (start with -c PATH)")
+	}
+	m.notify.send("RELOADING=1\n" + monotonicUsec() + "STATUS=reloading")
+	err := m.reloadLocked()
+	if err != nil {
+		m.notify.send("READY=1\nSTATUS=reload failed: " + firstLine(err.Error()))
+		return err
+	}
+	m.notify.send(fmt.Sprintf("READY=1\nSTATUS=generation %d serving with %d workers", m.gen, len(m.cur)))
+	return nil
+}
+
+func (m *Master) reloadLocked() error {
+	cfg, err := config.Load(m.path, config.Options{})
+	if err != nil {
+		return err
+	}
+	if *cfg.Server.Process.PidFile != *m.cfg.Server.Process.PidFile || *cfg.Server.Process.ControlSock != *m.cfg.Server.Process.ControlSock {
+		return errors.New("server.process.pid_file and control_sock belong to the running master: change them with a binary upgrade (fluxheim -s upgrade) or a restart")
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	n := cfg.Server.Process.Workers.Count()
+	created, err := m.socks.ensure(cfg.Server.Listen, n, *cfg.Server.Process.Reuseport)
+	if err != nil {
+		return err
+	}
+	oldAccess, oldErr := m.accessFile, m.errFile
+	if err := m.openLogs(cfg); err != nil {
+		m.socks.rollback(created)
+		return err
+	}
+	gen := m.gen + 1
+	procs, err := m.startGeneration(gen, cfg, cfgJSON)
+	if err != nil {
+		m.socks.rollback(created)
+		m.closeLogs()
+		m.accessFile, m.errFile = oldAccess, oldErr
+		return err
+	}
+	old := m.cur
+	m.cfg, m.cfgJSON, m.gen, m.cur = cfg, cfgJSON, gen, procs
+	m.crashes = make([]slotCrash, len(procs))
+	retiredKeys, retiredFiles := m.socks.retire(cfg.Server.Listen)
+	deadline := time.Now().Add(time.Duration(cfg.Server.Process.WorkerShutdownTimeoutSecs) * time.Second)
+	for _, p := range old {
+		if p != nil && p.alive() {
+			p.drain(deadline, retiredKeys)
+			go killAt(p, deadline)
+		}
+	}
+	if len(retiredFiles) > 0 {
+		time.AfterFunc(retireDelay, func() { m.events <- event{kind: evRetire, files: retiredFiles} })
+	}
+	closeIfOther(oldAccess, m.accessFile)
+	closeIfOther(oldErr, m.errFile)
+	m.log.Info("reloaded", "generation", gen, "workers", len(procs), "listen", cfg.Server.Listen)
+	return nil
+}
+
+// killAt kills a draining worker that outlives its deadline.
+func killAt(p *proc, deadline time.Time) {
+	select {
+	case <-p.exited:
+	case <-time.After(time.Until(deadline) + stopGrace):
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(stopGrace):
+			p.kill()
+		}
+	}
+}
+
+// upgrade hands over to a new binary (tableflip). On success the old
+// master drains its workers and returns true to exit.
+func (m *Master) upgrade() error {
+	if err := m.upg.Upgrade(); err != nil {
+		return fmt.Errorf("new binary did not take over: %w", err)
+	}
+	m.handOver()
+	return nil
+}
+
+// handOver is what the old master does after a successful upgrade:
+// tell systemd the new main pid, stop answering the control socket,
+// drain the workers, exit (leaving the pid file to the new master).
+func (m *Master) handOver() {
+	if pid := m.newMasterPid(); pid > 0 {
+		m.notify.send("MAINPID=" + strconv.Itoa(pid) + "\nSTATUS=upgraded to pid " + strconv.Itoa(pid))
+	}
+	m.log.Info("binary upgrade done; old master draining", "new_pid", m.newMasterPid())
+	if m.ctl != nil {
+		m.ctl.close()
+	}
+	m.drainAll(time.Duration(m.cfg.Server.Process.WorkerShutdownTimeoutSecs)*time.Second, false)
+	m.socks.closeAll()
+	m.closeLogs()
+}
+
+// newMasterPid reads the pid file the new master wrote (0 if unknown).
+func (m *Master) newMasterPid() int {
+	p := *m.cfg.Server.Process.PidFile
+	if p == "" {
+		return 0
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if n == os.Getpid() {
+		return 0
+	}
+	return n
+}
+
+// gracefulStop drains every worker (in-flight requests finish) within
+// graceful_shutdown_timeout_seconds.
+func (m *Master) gracefulStop() {
+	m.stopping = true
+	m.notify.send("STOPPING=1\nSTATUS=stopping gracefully")
+	if gp := m.cfg.Server.Process.GracePeriodSeconds; gp > 0 {
+		time.Sleep(time.Duration(gp) * time.Second)
+	}
+	m.drainAll(time.Duration(m.cfg.Server.Process.GracefulShutdownTimeoutSeconds)*time.Second, true)
+}
+
+// drainAll drains every worker. With closeSockets (a final stop) the
+// listening sockets close as soon as the workers stopped accepting, so new
+// clients are refused at once instead of queueing; after an upgrade the
+// new master owns them.
+func (m *Master) drainAll(timeout time.Duration, closeSockets bool) {
+	m.stopping = true
+	deadline := time.Now().Add(timeout)
+	for p := range m.procs {
+		if p.alive() {
+			p.drain(deadline, nil)
+		}
+	}
+	if closeSockets {
+		m.upg.Stop()
+		m.socks.closeAll()
+	}
+	m.waitAll(time.Until(deadline) + stopGrace)
+}
+
+// fastStop stops every worker at once.
+func (m *Master) fastStop() {
+	m.stopping = true
+	m.notify.send("STOPPING=1\nSTATUS=stopping")
+	for p := range m.procs {
+		p.stop()
+	}
+	m.waitAll(stopGrace)
+}
+
+// waitAll waits for every worker to exit, killing what is left after d.
+func (m *Master) waitAll(d time.Duration) {
+	timeout := time.After(d)
+	for p := range m.procs {
+		select {
+		case <-p.exited:
+		case <-timeout:
+			for q := range m.procs {
+				q.kill()
+			}
+			for q := range m.procs {
+				<-q.exited
+			}
+			return
+		}
+	}
+}
+
+// finish releases what the master owns on a final stop.
+func (m *Master) finish() {
+	if m.ctl != nil {
+		m.ctl.close()
+		m.ctl.remove()
+	}
+	m.upg.Stop()
+	m.socks.closeAll()
+	if p := *m.cfg.Server.Process.PidFile; p != "" {
+		removeOwnPidFile(p)
+	}
+	m.closeLogs()
+	m.log.Info("fluxheim master stopped")
+}
+
+// shutdownNow cleans up after a failed start.
+func (m *Master) shutdownNow() {
+	for p := range m.procs {
+		p.kill()
+	}
+	if m.upg != nil {
+		m.upg.Stop()
+	}
+	if m.socks != nil {
+		m.socks.closeAll()
+	}
+	m.closeLogs()
+}
+
+// removeOwnPidFile removes the pid file only if it names this process.
+func removeOwnPidFile(p string) {
+	b, err := os.ReadFile(p)
+	if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+		os.Remove(p)
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

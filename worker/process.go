@@ -1,0 +1,206 @@
+package worker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fluxheim/fluxheim/shared/config"
+	"github.com/fluxheim/fluxheim/shared/ipc"
+	"github.com/fluxheim/fluxheim/shared/logx"
+	"github.com/fluxheim/fluxheim/worker/accesslog"
+	"github.com/fluxheim/fluxheim/worker/server"
+)
+
+// RoleEnv is the environment variable that makes the fluxheim binary run
+// as a worker; IPCFD is the control channel's fd in the worker.
+const (
+	RoleEnv    = "FLUXHEIM_ROLE"
+	RoleWorker = "worker"
+	IPCFD      = 3
+)
+
+// ExitFatal is the exit code of a worker that cannot serve its config;
+// the master does not respawn it in a loop.
+const ExitFatal = 2
+
+// RunWorker is the worker role's main: it reads its config snapshot,
+// listeners and log files from the master over fd 3, serves, reports
+// ready, and follows the master's drain/stop/reopen messages. It exits
+// when the channel closes (the master is gone). It returns the exit code.
+func RunWorker() int {
+	// Signals belong to the master; a worker ignores the terminal's.
+	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE)
+	conn, err := ipc.FromFD(IPCFD)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fluxheim worker: %v\n", err)
+		return ExitFatal
+	}
+	defer conn.Close()
+	w, err := start(conn)
+	if err != nil {
+		_ = conn.Send(ipc.MsgFatal, ipc.Fatal{Error: err.Error()})
+		fmt.Fprintf(os.Stderr, "fluxheim worker: %v\n", err)
+		return ExitFatal
+	}
+	return w.loop(conn)
+}
+
+type workerState struct {
+	srv    *server.Server
+	log    *slog.Logger
+	errLog *logx.ReopenWriter
+	access *accesslog.Logger
+	done   chan error
+	gen    uint64
+}
+
+func start(conn *ipc.Conn) (*workerState, error) {
+	msg, err := conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("reading init: %w", err)
+	}
+	if msg.Type != ipc.MsgInit {
+		return nil, fmt.Errorf("first message is %s, want init", msg.Type)
+	}
+	var in ipc.Init
+	if err := msg.Decode(&in); err != nil {
+		return nil, err
+	}
+	file := func(i int) *os.File {
+		if i < 0 || i >= len(msg.Files) {
+			return nil
+		}
+		return msg.Files[i]
+	}
+	cfg := &config.Config{}
+	if err := json.Unmarshal(in.Config, cfg); err != nil {
+		return nil, fmt.Errorf("decoding config snapshot: %w", err)
+	}
+	var errOut io.Writer = os.Stderr
+	if f := file(in.ErrorLog); f != nil {
+		errOut = f
+	}
+	errLog := logx.NewReopenWriter(errOut)
+	lg := logx.NewLogger(cfg, errLog).With("worker", in.Slot, "gen", in.Gen)
+	w := &workerState{log: lg, errLog: errLog, done: make(chan error, 1), gen: in.Gen}
+	if f := file(in.AccessLog); f != nil {
+		w.access = accesslog.FromFile(f)
+	}
+	h, err := server.BuildHandler(cfg, lg, w.access)
+	if err != nil {
+		return nil, err
+	}
+	var lns []server.Listener
+	for _, l := range in.Listeners {
+		f := file(l.FD)
+		if f == nil {
+			return nil, fmt.Errorf("listener %s: no fd", l.Key)
+		}
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", l.Key, err)
+		}
+		lns = append(lns, server.Listener{Key: l.Key, LN: ln})
+	}
+	w.srv = server.New(cfg, h, lg)
+	go func() { w.done <- w.srv.Serve(lns) }()
+	if err := conn.Send(ipc.MsgReady, ipc.Ready{Pid: os.Getpid(), Gen: in.Gen}); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// loop follows the master's messages until the worker must exit.
+func (w *workerState) loop(conn *ipc.Conn) int {
+	msgs := make(chan *ipc.Msg)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := conn.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			msgs <- m
+		}
+	}()
+	defer w.closeLogs()
+	for {
+		select {
+		case err := <-w.done:
+			if err != nil {
+				w.log.Error("serving stopped", "err", err)
+				return 1
+			}
+		case err := <-recvErr:
+			if !errors.Is(err, io.EOF) {
+				w.log.Error("control channel failed", "err", err)
+			}
+			// The master is gone: stop at once (a new master owns the
+			// sockets now, or nobody does).
+			_ = w.srv.Close()
+			return 0
+		case m := <-msgs:
+			switch m.Type {
+			case ipc.MsgDrain:
+				var d ipc.Drain
+				_ = m.Decode(&d)
+				retired := map[string]bool{}
+				for _, k := range d.Retired {
+					retired[k] = true
+				}
+				w.srv.Drain(d.Deadline, retired)
+				return 0
+			case ipc.MsgStop:
+				_ = w.srv.Close()
+				return 0
+			case ipc.MsgReopen:
+				w.reopen(m)
+			}
+			for _, f := range m.Files {
+				f.Close()
+			}
+		}
+	}
+}
+
+func (w *workerState) reopen(m *ipc.Msg) {
+	var r ipc.Reopen
+	if err := m.Decode(&r); err != nil {
+		return
+	}
+	if r.ErrorLog >= 0 && r.ErrorLog < len(m.Files) {
+		w.errLog.Swap(dupFile(m.Files[r.ErrorLog]))
+	}
+	if w.access != nil && r.AccessLog >= 0 && r.AccessLog < len(m.Files) {
+		w.access.SwapFile(dupFile(m.Files[r.AccessLog]))
+	}
+}
+
+// dupFile keeps a received fd beyond the message (the loop closes
+// m.Files).
+func dupFile(f *os.File) *os.File {
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return nil
+	}
+	syscall.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), f.Name())
+}
+
+func (w *workerState) closeLogs() {
+	if w.access != nil {
+		_ = w.access.Close()
+	}
+	_ = w.errLog.Close()
+	time.Sleep(0)
+}
