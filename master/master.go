@@ -267,9 +267,9 @@ func (m *Master) onSignal(sig os.Signal) bool {
 type exitKind int
 
 const (
-	keepRunning exitKind = iota
-	exitStopped          // final stop: release everything
-	exitUpgraded         // a new master owns the sockets now
+	keepRunning  exitKind = iota
+	exitStopped           // final stop: release everything
+	exitUpgraded          // a new master owns the sockets now
 )
 
 // onControl runs a control-socket command and says whether the master

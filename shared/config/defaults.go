@@ -26,6 +26,26 @@ const (
 
 func ptr[T any](v T) *T { return &v }
 
+// prefilled returns a Config holding the defaults of plain (non-pointer)
+// scalar keys before decoding, so an explicit 0 stays 0 and is refused by
+// validation instead of silently becoming the default.
+func prefilled() *Config {
+	c := &Config{}
+	c.Server.Limits = Limits{
+		MaxRequestHeaderBytes:    DefaultMaxRequestHeaderBytes,
+		MaxURIBytes:              DefaultMaxURIBytes,
+		MaxRequestHeaders:        DefaultMaxRequestHeaders,
+		MaxRequestBodyBytes:      DefaultMaxRequestBodyBytes,
+		RequestHeaderTimeoutSecs: DefaultRequestHeaderTimeout,
+		KeepaliveTimeoutSecs:     DefaultKeepaliveTimeout,
+	}
+	p := &c.Server.Process
+	p.GracefulShutdownTimeoutSeconds = DefaultGracefulShutdownTimeout
+	p.UpstreamKeepalivePoolSize = DefaultUpstreamKeepalivePool
+	p.WorkerShutdownTimeoutSecs = DefaultWorkerShutdownTimeout
+	return c
+}
+
 func orDefault[T any](p *T, v T) *T {
 	if p == nil {
 		return ptr(v)
@@ -35,8 +55,9 @@ func orDefault[T any](p *T, v T) *T {
 
 // applyDefaults fills every unset key with Fluxheim's default and resolves
 // inheritance: vhost and route web/proxy blocks take unset keys from the
-// enclosing level; vhost and route headers overlay the enclosing policy.
-// It runs before validation, so validation sees effective values.
+// enclosing level. Header policies stay as written: the data plane merges
+// global → vhost → route with worker/headers' Merge rules. It runs before
+// validation, so validation sees effective values.
 func applyDefaults(c *Config) {
 	s := &c.Server
 	if s.Listen == nil {
@@ -45,20 +66,10 @@ func applyDefaults(c *Config) {
 	if s.ProxyProtocol == "" {
 		s.ProxyProtocol = "off"
 	}
-	l := &s.Limits
-	setIfZero(&l.MaxRequestHeaderBytes, DefaultMaxRequestHeaderBytes)
-	setIfZero(&l.MaxURIBytes, DefaultMaxURIBytes)
-	setIfZero(&l.MaxRequestHeaders, DefaultMaxRequestHeaders)
-	setIfZero(&l.MaxRequestBodyBytes, DefaultMaxRequestBodyBytes)
-	setIfZero(&l.RequestHeaderTimeoutSecs, DefaultRequestHeaderTimeout)
-	setIfZero(&l.KeepaliveTimeoutSecs, DefaultKeepaliveTimeout)
 	p := &s.Process
 	p.PidFile = orDefault(p.PidFile, DefaultPidFile)
-	setIfZero(&p.GracefulShutdownTimeoutSeconds, DefaultGracefulShutdownTimeout)
-	setIfZero(&p.UpstreamKeepalivePoolSize, DefaultUpstreamKeepalivePool)
 	p.ControlSock = orDefault(p.ControlSock, DefaultControlSock)
 	p.Reuseport = orDefault(p.Reuseport, true)
-	setIfZero(&p.WorkerShutdownTimeoutSecs, DefaultWorkerShutdownTimeout)
 
 	if c.Web != nil {
 		c.Web = effectiveWeb(c.Web, nil)
@@ -66,7 +77,6 @@ func applyDefaults(c *Config) {
 	if c.Proxy != nil {
 		c.Proxy = effectiveProxy(c.Proxy, nil, p.UpstreamKeepalivePoolSize)
 	}
-	c.Headers = effectiveHeaders(c.Headers, nil)
 	defaultLogging(&c.Logging)
 
 	for i := range c.Vhosts {
@@ -77,7 +87,6 @@ func applyDefaults(c *Config) {
 		if v.Proxy != nil {
 			v.Proxy = effectiveProxy(v.Proxy, c.Proxy, p.UpstreamKeepalivePoolSize)
 		}
-		v.Headers = effectiveHeaders(v.Headers, c.Headers)
 		if v.Redirect != nil {
 			defaultRedirect(v.Redirect)
 			v.Redirect.Enabled = orDefault(v.Redirect.Enabled, true)
@@ -90,7 +99,6 @@ func applyDefaults(c *Config) {
 			if r.Proxy != nil {
 				r.Proxy = effectiveProxy(r.Proxy, firstProxy(v.Proxy, c.Proxy), p.UpstreamKeepalivePoolSize)
 			}
-			r.Headers = effectiveHeaders(r.Headers, v.Headers)
 			if r.Redirect != nil {
 				defaultRedirect(r.Redirect)
 			}
@@ -196,121 +204,6 @@ func inherit[T any](dst **T, parent *T) {
 	if *dst == nil {
 		*dst = parent
 	}
-}
-
-// effectiveHeaders overlays h on parent: scalar keys h sets win, lists and
-// maps extend the parent's. The result is never nil.
-func effectiveHeaders(h, parent *Headers) *Headers {
-	out := &Headers{}
-	var hReq, pReq *RequestHeaders
-	var hResp, pResp *ResponseHeaders
-	if h != nil {
-		hReq, hResp = h.Request, h.Response
-	}
-	if parent != nil {
-		pReq, pResp = parent.Request, parent.Response
-	}
-	out.Request = overlayRequest(hReq, pReq)
-	out.Response = overlayResponse(hResp, pResp)
-	return out
-}
-
-func overlayRequest(h, p *RequestHeaders) *RequestHeaders {
-	out := RequestHeaders{}
-	if p != nil {
-		out = *p
-	}
-	if h != nil {
-		over(&out.Enabled, h.Enabled)
-		over(&out.StripInboundClientIPHeaders, h.StripInboundClientIPHeaders)
-		if h.XForwardedFor != "" {
-			out.XForwardedFor = h.XForwardedFor
-		}
-		over(&out.XRealIP, h.XRealIP)
-		over(&out.XForwardedHost, h.XForwardedHost)
-		over(&out.XForwardedProto, h.XForwardedProto)
-		over(&out.Forwarded, h.Forwarded)
-		out.Remove = extend(out.Remove, append(h.Remove, h.Unset...))
-		out.Add = extendMap(out.Add, h.Add, h.Set)
-		out.Append = extendListMap(out.Append, h.Append)
-	}
-	out.Unset, out.Set = nil, nil
-	out.Enabled = orDefault(out.Enabled, true)
-	out.StripInboundClientIPHeaders = orDefault(out.StripInboundClientIPHeaders, true)
-	setIfZero(&out.XForwardedFor, "replace")
-	out.XRealIP = orDefault(out.XRealIP, true)
-	out.XForwardedHost = orDefault(out.XForwardedHost, true)
-	out.XForwardedProto = orDefault(out.XForwardedProto, true)
-	out.Forwarded = orDefault(out.Forwarded, false)
-	return &out
-}
-
-func overlayResponse(h, p *ResponseHeaders) *ResponseHeaders {
-	out := ResponseHeaders{}
-	if p != nil {
-		out = *p
-	}
-	if h != nil {
-		over(&out.Enabled, h.Enabled)
-		over(&out.XContentTypeOptions, h.XContentTypeOptions)
-		over(&out.XFrameOptions, h.XFrameOptions)
-		over(&out.ReferrerPolicy, h.ReferrerPolicy)
-		over(&out.ContentSecurityPolicy, h.ContentSecurityPolicy)
-		over(&out.StrictTransportSecurity, h.StrictTransportSecurity)
-		out.Remove = extend(out.Remove, append(h.Remove, h.Unset...))
-		out.Add = extendMap(out.Add, h.Add, h.Set)
-		out.Append = extendListMap(out.Append, h.Append)
-	}
-	out.Unset, out.Set = nil, nil
-	out.Enabled = orDefault(out.Enabled, true)
-	return &out
-}
-
-func over[T any](dst **T, v *T) {
-	if v != nil {
-		*dst = v
-	}
-}
-
-func extend(a, b []string) []string {
-	if len(b) == 0 {
-		return a
-	}
-	return append(append([]string(nil), a...), b...)
-}
-
-func extendMap(a map[string]string, bs ...map[string]string) map[string]string {
-	n := 0
-	for _, b := range bs {
-		n += len(b)
-	}
-	if n == 0 {
-		return a
-	}
-	out := make(map[string]string, len(a)+n)
-	for k, v := range a {
-		out[k] = v
-	}
-	for _, b := range bs {
-		for k, v := range b {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func extendListMap(a, b map[string][]string) map[string][]string {
-	if len(b) == 0 {
-		return a
-	}
-	out := make(map[string][]string, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = append(append([]string(nil), out[k]...), v...)
-	}
-	return out
 }
 
 func defaultLogging(l *Logging) {

@@ -84,7 +84,7 @@ func build(srcs []source, opts Options) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: re-encoding merged fragments: %w", err)
 	}
-	c := &Config{}
+	c := prefilled()
 	if err := decodeLoose(data, c); err != nil {
 		return nil, fmt.Errorf("config: decoding merged fragments: %w", err)
 	}

@@ -116,7 +116,7 @@ func validateServer(c *Config, errs *errList) {
 	}
 	secs(errs, "server.process.graceful_shutdown_timeout_seconds", p.GracefulShutdownTimeoutSeconds)
 	if p.GracePeriodSeconds < 0 || p.GracePeriodSeconds > maxSecs {
-		errs.add("server.process.grace_period_seconds", "must be within 1..%d", maxSecs)
+		errs.add("server.process.grace_period_seconds", "must be within 0..%d", maxSecs)
 	}
 	if p.UpstreamKeepalivePoolSize < 1 || p.UpstreamKeepalivePoolSize > maxPoolSize {
 		errs.add("server.process.upstream_keepalive_pool_size", "must be within 1..%d", maxPoolSize)
@@ -364,6 +364,12 @@ func validateVhosts(c *Config, errs *errList) {
 		if v.Redirect != nil {
 			validateRedirect(v.Redirect, key+".redirect", errs)
 		}
+		if redirectOn && (v.Web != nil || v.Proxy != nil) {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: [vhosts.redirect] is the vhost's fallback, so its web/proxy blocks only serve as defaults for routes", key))
+		}
+		if len(v.Hosts) == 0 && c.Server.DefaultVhost != v.Name {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: vhost %q has no hosts and is not default_vhost: no request can reach it", key, v.Name))
+		}
 		if v.Web == nil && v.Proxy == nil && !redirectOn && len(v.Routes) == 0 {
 			errs.add(key, "vhost %q has nothing to serve: add [vhosts.web], [vhosts.proxy], [vhosts.redirect] or routes", v.Name)
 		}
@@ -441,6 +447,9 @@ func validateRoutes(c *Config, v *Vhost, vkey string, vhostRedirect bool, errs *
 		if r.Redirect != nil {
 			actions++
 			validateRedirect(r.Redirect, key+".redirect", errs)
+			if r.Redirect.Enabled != nil {
+				errs.add(key+".redirect.enabled", "only [vhosts.redirect] has enabled; remove the route to turn its redirect off")
+			}
 		}
 		if r.Proxy != nil {
 			actions++

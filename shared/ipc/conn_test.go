@@ -245,7 +245,7 @@ func TestSendRejectsBadArgs(t *testing.T) {
 		{"unmarshalable", MsgStats, func() {}, nil},
 		{"nil file", MsgReopen, nil, []*os.File{nil}},
 		{"closed file", MsgReopen, nil, []*os.File{closed}},
-		{"payload over 64 MiB", MsgInit, struct{ S string }{strings.Repeat("x", MaxPayload)}, nil},
+		{"payload over 64 MiB", MsgInit, make([]byte, MaxPayload/4*3), nil}, // base64: MaxPayload+2 bytes
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,6 +73,21 @@ func devNulls(t *testing.T, n int) []*os.File {
 	return fs
 }
 
+// rawNulls opens n raw fds (not wrapped in *os.File) on /dev/null; the
+// caller closes them with closeFDs.
+func rawNulls(t *testing.T, n int) []int {
+	t.Helper()
+	fds := make([]int, n)
+	for i := range fds {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds[i] = fd
+	}
+	return fds
+}
+
 func closeAll(fs []*os.File) {
 	for _, f := range fs {
 		if f != nil {

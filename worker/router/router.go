@@ -51,7 +51,9 @@ type Spec struct {
 	Web          *config.Web
 	Proxy        *config.Proxy
 	Redirect     *config.Redirect
-	Headers      *config.Headers // effective policy for this scope
+	// Headers is the header policy chain of this scope, outermost first:
+	// global, vhost, route (nil entries allowed).
+	Headers []*config.Headers
 	// CaptureNames are the group names of a regex route (templates may use
 	// {route.regex.*}); nil elsewhere.
 	CaptureNames []string
@@ -64,13 +66,12 @@ type ActionMaker func(Spec) (Action, error)
 
 // PolicyMaker compiles a scope's effective header policy into whatever the
 // pipeline applies (stored in Vhost.Policy and Route.Policy).
-type PolicyMaker func(h *config.Headers, captureNames []string) (any, error)
+type PolicyMaker func(chain []*config.Headers, captureNames []string) (any, error)
 
 // Route is one compiled route.
 type Route struct {
-	Name    string
-	Action  Action
-	Headers *config.Headers
+	Name   string
+	Action Action
 	// Policy is the compiled header policy (see PolicyMaker).
 	Policy any
 	// MaxBody is the effective request body limit in bytes.
@@ -113,7 +114,6 @@ func (r *Route) AllowsMethod(m string) bool {
 // Vhost is one compiled vhost.
 type Vhost struct {
 	Name     string
-	Headers  *config.Headers
 	Policy   any
 	MaxBody  int64
 	exact    map[string]*Route
@@ -254,7 +254,7 @@ func Build(c *config.Config, mk ActionMaker, pol PolicyMaker) (*Table, error) {
 	byName := map[string]*Vhost{}
 	for i := range c.Vhosts {
 		vc := &c.Vhosts[i]
-		v, err := b.vhost(vc, serverMax)
+		v, err := b.vhost(vc, c.Headers, serverMax)
 		if err != nil {
 			return nil, err
 		}
@@ -271,13 +271,14 @@ func Build(c *config.Config, mk ActionMaker, pol PolicyMaker) (*Table, error) {
 	case c.Server.DefaultVhost != "":
 		t.def = byName[c.Server.DefaultVhost]
 	case c.Web != nil || c.Proxy != nil || c.Demo:
-		v := &Vhost{Name: "", Headers: c.Headers, MaxBody: serverMax, exact: map[string]*Route{}}
+		v := &Vhost{Name: "", MaxBody: serverMax, exact: map[string]*Route{}}
+		chain := []*config.Headers{c.Headers}
 		var err error
-		if v.Policy, err = pol(c.Headers, nil); err != nil {
+		if v.Policy, err = pol(chain, nil); err != nil {
 			return nil, err
 		}
-		spec := Spec{Web: c.Web, Proxy: c.Proxy, Headers: c.Headers, Demo: c.Demo && c.Web == nil && c.Proxy == nil}
-		if v.fallback, err = b.route(spec, &config.Route{Headers: c.Headers}, serverMax); err != nil {
+		spec := Spec{Web: c.Web, Proxy: c.Proxy, Headers: chain, Demo: c.Demo && c.Web == nil && c.Proxy == nil}
+		if v.fallback, err = b.route(spec, &config.Route{}, serverMax); err != nil {
 			return nil, err
 		}
 		t.def = v
@@ -292,7 +293,7 @@ type builder struct {
 
 // route builds the action, policy and limits shared by every kind of route.
 func (b *builder) route(spec Spec, rc *config.Route, vhostMax int64) (*Route, error) {
-	r := &Route{Name: rc.Name, Headers: spec.Headers, MaxBody: vhostMax}
+	r := &Route{Name: rc.Name, MaxBody: vhostMax}
 	if rc.MaxRequestBodyBytes != nil {
 		r.MaxBody = int64(*rc.MaxRequestBodyBytes)
 	}
@@ -309,18 +310,20 @@ func (b *builder) route(spec Spec, rc *config.Route, vhostMax int64) (*Route, er
 	return r, nil
 }
 
-func (b *builder) vhost(vc *config.Vhost, serverMax int64) (*Vhost, error) {
-	v := &Vhost{Name: vc.Name, Headers: vc.Headers, MaxBody: serverMax, exact: map[string]*Route{}}
+func (b *builder) vhost(vc *config.Vhost, global *config.Headers, serverMax int64) (*Vhost, error) {
+	v := &Vhost{Name: vc.Name, MaxBody: serverMax, exact: map[string]*Route{}}
+	vchain := []*config.Headers{global, vc.Headers}
 	if vc.MaxRequestBodyBytes != nil {
 		v.MaxBody = int64(*vc.MaxRequestBodyBytes)
 	}
 	var err error
-	if v.Policy, err = b.pol(vc.Headers, nil); err != nil {
+	if v.Policy, err = b.pol(vchain, nil); err != nil {
 		return nil, err
 	}
 	for i := range vc.Routes {
 		rc := &vc.Routes[i]
-		spec := Spec{Vhost: vc.Name, Route: rc.Name, Web: rc.Web, Proxy: rc.Proxy, Redirect: rc.Redirect, Headers: rc.Headers}
+		spec := Spec{Vhost: vc.Name, Route: rc.Name, Web: rc.Web, Proxy: rc.Proxy, Redirect: rc.Redirect,
+			Headers: []*config.Headers{global, vc.Headers, rc.Headers}}
 		var re *regexp.Regexp
 		if rc.PathRegex != "" {
 			if re, err = regexp.Compile(rc.PathRegex); err != nil {
@@ -364,9 +367,9 @@ func (b *builder) vhost(vc *config.Vhost, serverMax int64) (*Vhost, error) {
 	}
 	sort.SliceStable(v.prefixes, func(i, j int) bool { return len(v.prefixes[i].prefix) > len(v.prefixes[j].prefix) })
 	if v.fallback == nil {
-		spec := Spec{Vhost: vc.Name, Web: vc.Web, Proxy: vc.Proxy, Headers: vc.Headers}
+		spec := Spec{Vhost: vc.Name, Web: vc.Web, Proxy: vc.Proxy, Headers: vchain}
 		if vc.Redirect != nil && *vc.Redirect.Enabled {
-			spec = Spec{Vhost: vc.Name, Redirect: vc.Redirect, Headers: vc.Headers}
+			spec = Spec{Vhost: vc.Name, Redirect: vc.Redirect, Headers: vchain}
 		}
 		if spec.Web != nil || spec.Proxy != nil || spec.Redirect != nil {
 			if v.fallback, err = b.route(spec, &config.Route{}, v.MaxBody); err != nil {

@@ -24,7 +24,7 @@ func mk(s Spec) (Action, error) {
 	return nameAction(s.Vhost + "/vhost"), nil
 }
 
-func pol(*config.Headers, []string) (any, error) { return nil, nil }
+func pol([]*config.Headers, []string) (any, error) { return nil, nil }
 
 const routingTOML = `
 [server]

@@ -31,7 +31,7 @@ type proxyServer interface {
 // validation already refuses configs that need a missing module.
 var (
 	newWeb   func(*config.Web) (webServer, error)
-	newProxy func(p *config.Proxy, h *config.Headers, captureNames []string) (proxyServer, error)
+	newProxy func(p *config.Proxy, chain []*config.Headers, captureNames []string) (proxyServer, error)
 )
 
 // actionMaker builds router actions and remembers what must be closed.
@@ -87,7 +87,7 @@ func (m actionMaker) web(c *config.Web) (webServer, error) {
 	return w, nil
 }
 
-func (m actionMaker) proxy(c *config.Proxy, h *config.Headers, names []string) (proxyServer, error) {
+func (m actionMaker) proxy(c *config.Proxy, h []*config.Headers, names []string) (proxyServer, error) {
 	if newProxy == nil {
 		return nil, fmt.Errorf("module %q is not built into this binary (build with FEATURES=%s)", "proxy", features.ProfileWith("proxy"))
 	}

@@ -70,8 +70,11 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		info.Scheme = "https"
 	}
 	if h.ids != nil {
+		// The id goes back to the client and, replacing whatever the
+		// client sent, upstream.
 		info.RequestID = h.ids.next()
-		rw.Header()[h.idHeader] = []string{info.RequestID}
+		r.Header[h.idHeader] = []string{info.RequestID}
+		w.idHeader = h.idHeader
 	}
 
 	if len(r.RequestURI) > h.maxURI {

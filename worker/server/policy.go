@@ -15,12 +15,15 @@ type respPolicy interface {
 	Apply(h http.Header, r *http.Request, info *reqctx.Info)
 }
 
-// compilePolicy compiles a scope's effective response header policy.
-// captureNames are the regex route's group names (nil elsewhere).
-func compilePolicy(h *config.Headers, captureNames []string) (any, error) {
+// compilePolicy compiles a scope's response header policy: the chain
+// (global, vhost, route) merged with headers.MergeResponse. captureNames
+// are the regex route's group names (nil elsewhere).
+func compilePolicy(chain []*config.Headers, captureNames []string) (any, error) {
 	var p headers.ResponsePolicy
-	if h != nil && h.Response != nil {
-		p = responsePolicy(h.Response)
+	for _, h := range chain {
+		if h != nil && h.Response != nil {
+			p = headers.MergeResponse(p, responsePolicy(h.Response))
+		}
 	}
 	return headers.CompileResponse(p, captureOpts(captureNames))
 }
@@ -37,19 +40,38 @@ func responsePolicy(r *config.ResponseHeaders) headers.ResponsePolicy {
 		ReferrerPolicy:          r.ReferrerPolicy,
 		ContentSecurityPolicy:   r.ContentSecurityPolicy,
 		StrictTransportSecurity: r.StrictTransportSecurity,
-		Remove:                  r.Remove,
-		Add:                     r.Add,
+		Remove:                  append(r.Remove, r.Unset...),
+		Add:                     joinMaps(r.Add, r.Set),
 		Append:                  r.Append,
 	}
 }
 
-// requestPolicy compiles the effective [headers.request] policy for a
-// proxy scope.
-func requestPolicy(h *config.Headers, captureNames []string) (*headers.CompiledRequest, error) {
+// joinMaps joins a table and its alias (add/set); validation has refused
+// the same header in both.
+func joinMaps(a, b map[string]string) map[string]string {
+	if len(b) == 0 {
+		return a
+	}
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// requestPolicy compiles the [headers.request] policy chain of a proxy
+// scope (global, vhost, route) merged with headers.MergeRequest.
+func requestPolicy(chain []*config.Headers, captureNames []string) (*headers.CompiledRequest, error) {
 	var p headers.RequestPolicy
-	if h != nil && h.Request != nil {
+	for _, h := range chain {
+		if h == nil || h.Request == nil {
+			continue
+		}
 		q := h.Request
-		p = headers.RequestPolicy{
+		p = headers.MergeRequest(p, headers.RequestPolicy{
 			Enabled:                     q.Enabled,
 			StripInboundClientIPHeaders: q.StripInboundClientIPHeaders,
 			XForwardedFor:               q.XForwardedFor,
@@ -57,10 +79,10 @@ func requestPolicy(h *config.Headers, captureNames []string) (*headers.CompiledR
 			XForwardedHost:              q.XForwardedHost,
 			XForwardedProto:             q.XForwardedProto,
 			Forwarded:                   q.Forwarded,
-			Remove:                      q.Remove,
-			Add:                         q.Add,
+			Remove:                      append(q.Remove, q.Unset...),
+			Add:                         joinMaps(q.Add, q.Set),
 			Append:                      q.Append,
-		}
+		})
 	}
 	return headers.CompileRequest(p, captureOpts(captureNames))
 }

@@ -42,7 +42,7 @@ func BuildHandler(cfg *config.Config, lg *slog.Logger, access *accesslog.Logger)
 		return nil, err
 	}
 	h.table = table
-	if p, err := compilePolicy(cfg.Headers, nil); err == nil {
+	if p, err := compilePolicy([]*config.Headers{cfg.Headers}, nil); err == nil {
 		h.global, _ = p.(respPolicy)
 	}
 	a := &cfg.Logging.Access

@@ -20,6 +20,7 @@ type respWriter struct {
 	status      int
 	bytes       int64
 	wroteHeader bool
+	idHeader    string // response header carrying info.RequestID ("" = none)
 	info        reqctx.Info
 }
 
@@ -39,6 +40,9 @@ func (w *respWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
+	if w.idHeader != "" {
+		w.ResponseWriter.Header()[w.idHeader] = []string{w.info.RequestID}
+	}
 	if w.policy != nil {
 		w.policy.Apply(w.ResponseWriter.Header(), w.req, &w.info)
 	}

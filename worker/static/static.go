@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strconv"
@@ -61,6 +62,7 @@ var (
 	listingCType    = []string{"text/html; charset=utf-8"}
 	errStale        = errors.New("static: cached file changed")
 	errMethodNotGet = errors.New("static: method not allowed")
+	errNoIndex      = errors.New("static: directory without index file")
 )
 
 // New validates o, applies defaults and opens the root with os.OpenRoot.
@@ -155,10 +157,10 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, urlPath string) 
 		}
 		switch e.kind {
 		case kindMissing:
-			return httperr.Client(http.StatusNotFound, nil)
+			return httperr.Client(http.StatusNotFound, fs.ErrNotExist)
 		case kindDir:
 			if !e.servable {
-				return httperr.Client(http.StatusNotFound, nil)
+				return httperr.Client(http.StatusNotFound, errNoIndex)
 			}
 			redirectDir(w, r)
 			return nil

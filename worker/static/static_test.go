@@ -417,3 +417,12 @@ func TestConcurrentServeAndChange(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+func TestServeAfterClose(t *testing.T) {
+	h, _, _ := newHandler(t, Options{}, tree{"a.txt": "a", "b.txt": "b"})
+	serve(h, "GET", "/a.txt", nil)
+	h.Close()
+	if w, _ := serve(h, "GET", "/b.txt", nil); w.Code != 500 {
+		t.Errorf("uncached path after Close: %d", w.Code)
+	}
+}
