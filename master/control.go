@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,9 +35,10 @@ type ctlRequest struct {
 // controlServer accepts control connections and hands commands to the
 // master loop.
 type controlServer struct {
-	ln   *net.UnixListener
-	reqs chan ctlRequest
-	done chan struct{}
+	ln       *net.UnixListener
+	reqs     chan ctlRequest
+	done     chan struct{}
+	handlers sync.WaitGroup // connections being answered
 }
 
 // listener source: tableflip's Fds in production, so the socket survives
@@ -78,7 +80,11 @@ func (c *controlServer) serve() {
 		if err != nil {
 			return
 		}
-		go c.handle(conn)
+		c.handlers.Add(1)
+		go func() {
+			defer c.handlers.Done()
+			c.handle(conn)
+		}()
 	}
 }
 
@@ -136,6 +142,21 @@ func checkPeer(conn *net.UnixConn) error {
 		return fmt.Errorf("uid %d may not control this master", cred.Uid)
 	}
 	return nil
+}
+
+// flush waits (at most timeout) until every answer the master gave has
+// been written: the master calls it before it exits, so a client of
+// `-s stop|quit|upgrade` reads the outcome instead of EOF.
+func (c *controlServer) flush(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		c.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
 }
 
 // remove deletes the socket file (final stop, not after an upgrade).

@@ -72,10 +72,16 @@ func (m *Master) reopen() error {
 		files = append(files, m.errFile)
 	}
 	if len(files) > 0 {
+		var asked []*proc
 		for p := range m.procs {
-			if p.alive() {
-				_ = p.conn.Send(ipc.MsgReopen, msg, files...)
+			if p.alive() && p.sendAsk(ipc.MsgReopen, msg, files...) == nil {
+				asked = append(asked, p)
 			}
+		}
+		// Answer when every worker writes to the new files: after
+		// `mv; fluxheim -s reopen` the moved file gets no more lines.
+		for _, p := range waitAcked(asked, ackTimeout) {
+			m.log.Warn("worker did not confirm the log reopen", "pid", p.pid, "generation", p.gen)
 		}
 	}
 	closeIfOther(oldAccess, m.accessFile)

@@ -33,6 +33,10 @@ const (
 	// retireDelay is how long retired sockets stay open after the old
 	// workers were told to drain, so they accept what was queued.
 	retireDelay = 500 * time.Millisecond
+	// ackTimeout bounds how long a reload waits for the old workers to
+	// confirm that they stopped accepting, and a reopen for every worker
+	// to confirm that it writes to the new log files.
+	ackTimeout = 2 * time.Second
 	// stopGrace is how long a fast stop waits before SIGKILL.
 	stopGrace = time.Second
 	// healthyAfter resets a slot's crash backoff.
@@ -102,7 +106,12 @@ func Run(path string, cfg *config.Config) error {
 		m.shutdownNow()
 		return err
 	}
-	return m.loop()
+	err = m.loop()
+	if m.ctl != nil {
+		// The loop closed the control socket; let the last answers out.
+		m.ctl.flush(2 * time.Second)
+	}
+	return err
 }
 
 func (m *Master) start() error {
@@ -419,11 +428,18 @@ func (m *Master) reloadLocked() error {
 	m.crashes = make([]slotCrash, len(procs))
 	retiredKeys, retiredFiles := m.socks.retire(cfg.Server.Listen)
 	deadline := time.Now().Add(time.Duration(cfg.Server.Process.WorkerShutdownTimeoutSecs) * time.Second)
+	var draining []*proc
 	for _, p := range old {
 		if p != nil && p.alive() {
 			p.drain(deadline, retiredKeys)
 			go killAt(p, deadline)
+			draining = append(draining, p)
 		}
+	}
+	// Answer only when the old generation stopped accepting: from then on
+	// every new connection reaches generation gen.
+	for _, p := range waitAcked(draining, ackTimeout) {
+		m.log.Warn("draining worker did not confirm that it stopped accepting", "pid", p.pid, "generation", p.gen)
 	}
 	if len(retiredFiles) > 0 {
 		time.AfterFunc(retireDelay, func() { m.events <- event{kind: evRetire, files: retiredFiles} })

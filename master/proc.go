@@ -31,6 +31,13 @@ type proc struct {
 	fatal    atomic.Pointer[string] // FATAL message, if any
 	stopping bool                   // asked to drain or stop: not respawned
 	exitErr  error
+	// A worker answers every Drain and Reopen with one Stats message once
+	// it has acted on it (after a Drain: it no longer accepts; after a
+	// Reopen: it writes to the new files). asked counts the messages that
+	// want an answer (loop goroutine only), acks the answers received.
+	asked   uint64
+	acks    atomic.Uint64
+	ackWake chan struct{} // signalled on every ack
 }
 
 // spawnSpec is everything a worker needs.
@@ -72,7 +79,7 @@ func spawn(s spawnSpec, events chan<- event) (*proc, error) {
 	}
 	child.Close()
 	p := &proc{gen: s.gen, index: s.index, pid: cmd.Process.Pid, cmd: cmd, conn: conn, started: time.Now(),
-		ready: make(chan struct{}), exited: make(chan struct{})}
+		ready: make(chan struct{}), exited: make(chan struct{}), ackWake: make(chan struct{}, 1)}
 	go p.read(events)
 	go func() {
 		p.exitErr = cmd.Wait()
@@ -118,6 +125,12 @@ func (p *proc) read(events chan<- event) {
 			var f ipc.Fatal
 			_ = m.Decode(&f)
 			p.fatal.Store(&f.Error)
+		case ipc.MsgStats:
+			p.acks.Add(1)
+			select {
+			case p.ackWake <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -139,7 +152,41 @@ func (p *proc) waitReady(timeout time.Duration) error {
 
 func (p *proc) drain(deadline time.Time, retired []string) {
 	p.stopping = true
-	_ = p.conn.Send(ipc.MsgDrain, ipc.Drain{Deadline: deadline, Retired: retired})
+	_ = p.sendAsk(ipc.MsgDrain, ipc.Drain{Deadline: deadline, Retired: retired})
+}
+
+// send sends a message the worker answers with an ack (Drain, Reopen).
+func (p *proc) sendAsk(t ipc.MsgType, payload any, files ...*os.File) error {
+	err := p.conn.Send(t, payload, files...)
+	if err == nil {
+		p.asked++
+	}
+	return err
+}
+
+// waitAcked waits until every one of procs answered everything it was
+// asked (or exited), at most timeout in total; it returns the ones that
+// did not.
+func waitAcked(procs []*proc, timeout time.Duration) []*proc {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	var late []*proc
+	for _, p := range procs {
+	wait:
+		for p.acks.Load() < p.asked {
+			select {
+			case <-p.ackWake:
+			case <-p.exited:
+				break wait
+			case <-t.C:
+				late = append(late, p)
+				// The timer fired: the rest get no more time.
+				t.Reset(0)
+				break wait
+			}
+		}
+	}
+	return late
 }
 
 func (p *proc) stop() {

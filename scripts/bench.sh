@@ -537,7 +537,7 @@ ratio() {
 }
 
 report() {
-  local id name cpu
+  local id name cpu v
   cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
   printf '### fluxheim benchmark, %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
   printf -- '- machine: %s cores, %s, %s\n' "$(nproc)" "${cpu:-unknown CPU}" "$(uname -sr)"
@@ -563,8 +563,20 @@ report() {
     printf '%s | %s |\n' "$(ratio "${id}" fluxheim nginx)" "$(ratio "${id}" fluxheim caddy)"
   done
   printf '\nRatios are req/s (median) of fluxheim divided by the other server, same run.\n'
+  printf '\nPer-run req/s (run 1, 2, ...; spread = (max - min) / median):\n\n'
+  for id in "${CASE_IDS[@]}"; do
+    for name in upstream "${SERVERS[@]}"; do
+      local key="${id}|${name}" runs=""
+      [[ -n "${RPS[$key]:-}" ]] || continue
+      for v in ${RPS[$key]}; do runs+="$(group "$v") "; done
+      printf -- '- %s / %s: %s(spread %s)\n' "${CASE_LABEL[$id]}" "${SERVER_LABEL[$name]}" "${runs}" \
+        "$(tr ' ' '\n' <<<"${RPS[$key]}" | grep -v '^$' | sort -g | awk -v m="$(median <<<"${RPS[$key]}")" \
+          '{ v[NR] = $1 } END { printf "%.0f%%", (v[NR] - v[1]) / m * 100 }')"
+    done
+  done
+  printf '\n'
   if [[ -e "${WORK}/.errors" ]]; then
-    printf '\n**WARNING: some runs had socket errors or non-2xx/3xx responses; those figures are not valid:**\n\n'
+    printf '**WARNING: some runs had socket errors or non-2xx/3xx responses; those figures are not valid:**\n\n'
     for id in "${CASE_IDS[@]}"; do
       for name in upstream "${SERVERS[@]}"; do
         local key="${id}|${name}"

@@ -119,7 +119,10 @@ func start(conn *ipc.Conn) (*workerState, error) {
 	return w, nil
 }
 
-// loop follows the master's messages until the worker must exit.
+// loop follows the master's messages until the worker must exit. A drain
+// runs in the background, so a draining worker still answers Reopen (its
+// last lines go to the new files), Stop (a fast stop right after a reload)
+// and the control channel's EOF (the master is gone).
 func (w *workerState) loop(conn *ipc.Conn) int {
 	msgs := make(chan *ipc.Msg)
 	recvErr := make(chan error, 1)
@@ -134,6 +137,13 @@ func (w *workerState) loop(conn *ipc.Conn) int {
 		}
 	}()
 	defer w.closeLogs()
+	// ack answers a Drain or Reopen once it took effect (the master waits
+	// for it: see master/proc.go).
+	ack := func() {
+		active, idle := w.srv.Stats()
+		_ = conn.Send(ipc.MsgStats, ipc.Stats{Active: active, Idle: idle})
+	}
+	var drained chan struct{} // closed when a running drain finished
 	for {
 		select {
 		case err := <-w.done:
@@ -141,6 +151,8 @@ func (w *workerState) loop(conn *ipc.Conn) int {
 				w.log.Error("serving stopped", "err", err)
 				return 1
 			}
+		case <-drained:
+			return 0
 		case err := <-recvErr:
 			if !errors.Is(err, io.EOF) {
 				w.log.Error("control channel failed", "err", err)
@@ -158,13 +170,25 @@ func (w *workerState) loop(conn *ipc.Conn) int {
 				for _, k := range d.Retired {
 					retired[k] = true
 				}
-				w.srv.Drain(d.Deadline, retired)
-				return 0
+				// Stop accepting first and say so: the master answers a
+				// reload only when no old worker accepts new connections
+				// any more. A second Drain (a quit during a drain) is only
+				// acknowledged; the master enforces its own deadline.
+				w.srv.StopAccepting(retired)
+				ack()
+				if drained == nil {
+					drained = make(chan struct{})
+					go func() {
+						w.srv.Drain(d.Deadline, retired)
+						close(drained)
+					}()
+				}
 			case ipc.MsgStop:
 				_ = w.srv.Close()
 				return 0
 			case ipc.MsgReopen:
 				w.reopen(m)
+				ack()
 			}
 			for _, f := range m.Files {
 				f.Close()

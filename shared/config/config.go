@@ -302,7 +302,9 @@ type Vhost struct {
 	Proxy    *Proxy    `toml:"proxy" json:"proxy,omitempty"`
 	Redirect *Redirect `toml:"redirect" json:"redirect,omitempty"`
 	Headers  *Headers  `toml:"headers" json:"headers,omitempty"`
-	Routes   []Route   `toml:"routes" json:"routes,omitempty"`
+	// PHP serves PHP through php-fpm (build feature php-fpm); see php.go.
+	PHP    *PHP    `toml:"php" json:"php,omitempty"`
+	Routes []Route `toml:"routes" json:"routes,omitempty"`
 }
 
 // Redirect is [vhosts.redirect] and [vhosts.routes.redirect].
@@ -343,4 +345,5 @@ type Route struct {
 	Proxy    *Proxy    `toml:"proxy" json:"proxy,omitempty"`
 	Web      *Web      `toml:"web" json:"web,omitempty"`
 	Headers  *Headers  `toml:"headers" json:"headers,omitempty"`
+	PHP      *PHP      `toml:"php" json:"php,omitempty"`
 }

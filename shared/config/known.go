@@ -41,12 +41,12 @@ var fluxheimKeys = map[string]knownKey{
 
 // Per-vhost and per-route tables not implemented yet.
 var vhostTables = map[string]string{
-	"php": "php-fpm", "tls": "tls", "cache": "cache", "access": "", "rate_limit": "",
+	"tls": "tls", "cache": "cache", "access": "", "rate_limit": "",
 	"concurrency": "", "compression": "compression", "acme_challenge": "acme",
 }
 
 var routeTables = map[string]string{
-	"php": "php-fpm", "cache": "cache", "access": "", "rate_limit": "",
+	"cache": "cache", "access": "", "rate_limit": "",
 	"concurrency": "", "compression": "compression", "grpc": "",
 }
 

@@ -370,8 +370,11 @@ func validateVhosts(c *Config, errs *errList) {
 		if len(v.Hosts) == 0 && c.Server.DefaultVhost != v.Name {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: vhost %q has no hosts and is not default_vhost: no request can reach it", key, v.Name))
 		}
-		if v.Web == nil && v.Proxy == nil && !redirectOn && len(v.Routes) == 0 {
-			errs.add(key, "vhost %q has nothing to serve: add [vhosts.web], [vhosts.proxy], [vhosts.redirect] or routes", v.Name)
+		if v.PHP != nil {
+			validatePHP(c, v.PHP, key+".php", errs)
+		}
+		if v.Web == nil && v.Proxy == nil && v.PHP == nil && !redirectOn && len(v.Routes) == 0 {
+			errs.add(key, "vhost %q has nothing to serve: add [vhosts.web], [vhosts.proxy], [vhosts.php], [vhosts.redirect] or routes", v.Name)
 		}
 		validateRoutes(c, v, key, redirectOn, errs)
 	}
@@ -459,8 +462,12 @@ func validateRoutes(c *Config, v *Vhost, vkey string, vhostRedirect bool, errs *
 			actions++
 			validateWeb(r.Web, key+".web", errs)
 		}
+		if r.PHP != nil {
+			actions++
+			validatePHP(c, r.PHP, key+".php", errs)
+		}
 		if actions != 1 {
-			errs.add(key, "needs exactly one action ([vhosts.routes.redirect], .proxy or .web), has %d", actions)
+			errs.add(key, "needs exactly one action ([vhosts.routes.redirect], .proxy, .web or .php), has %d", actions)
 		}
 	}
 }

@@ -51,6 +51,9 @@ type Spec struct {
 	Web          *config.Web
 	Proxy        *config.Proxy
 	Redirect     *config.Redirect
+	// PHP is set for a php-fpm scope; Web may be set beside it (existing
+	// non-PHP files are declined to the static handler).
+	PHP *config.PHP
 	// Headers is the header policy chain of this scope, outermost first:
 	// global, vhost, route (nil entries allowed).
 	Headers []*config.Headers
@@ -322,7 +325,7 @@ func (b *builder) vhost(vc *config.Vhost, global *config.Headers, serverMax int6
 	}
 	for i := range vc.Routes {
 		rc := &vc.Routes[i]
-		spec := Spec{Vhost: vc.Name, Route: rc.Name, Web: rc.Web, Proxy: rc.Proxy, Redirect: rc.Redirect,
+		spec := Spec{Vhost: vc.Name, Route: rc.Name, Web: rc.Web, Proxy: rc.Proxy, Redirect: rc.Redirect, PHP: rc.PHP,
 			Headers: []*config.Headers{global, vc.Headers, rc.Headers}}
 		var re *regexp.Regexp
 		if rc.PathRegex != "" {
@@ -367,11 +370,11 @@ func (b *builder) vhost(vc *config.Vhost, global *config.Headers, serverMax int6
 	}
 	sort.SliceStable(v.prefixes, func(i, j int) bool { return len(v.prefixes[i].prefix) > len(v.prefixes[j].prefix) })
 	if v.fallback == nil {
-		spec := Spec{Vhost: vc.Name, Web: vc.Web, Proxy: vc.Proxy, Headers: vchain}
+		spec := Spec{Vhost: vc.Name, Web: vc.Web, Proxy: vc.Proxy, PHP: vc.PHP, Headers: vchain}
 		if vc.Redirect != nil && *vc.Redirect.Enabled {
 			spec = Spec{Vhost: vc.Name, Redirect: vc.Redirect, Headers: vchain}
 		}
-		if spec.Web != nil || spec.Proxy != nil || spec.Redirect != nil {
+		if spec.Web != nil || spec.Proxy != nil || spec.Redirect != nil || spec.PHP != nil {
 			if v.fallback, err = b.route(spec, &config.Route{}, v.MaxBody); err != nil {
 				return nil, err
 			}

@@ -30,6 +30,10 @@ type proxyServer interface {
 // Module constructors; nil when the build left the module out. Config
 // validation already refuses configs that need a missing module.
 var (
+	// newPHP builds the php-fpm action of a scope; web is the scope's
+	// static handler (nil when the scope has no web block), for files PHP
+	// declines.
+	newPHP   func(s router.Spec, web webServer) (router.Action, error)
 	newWeb   func(*config.Web) (webServer, error)
 	newProxy func(p *config.Proxy, chain []*config.Headers, captureNames []string) (proxyServer, error)
 )
@@ -43,6 +47,18 @@ func (m actionMaker) make(s router.Spec) (router.Action, error) {
 	switch {
 	case s.Demo:
 		return demoAction{}, nil
+	case s.PHP != nil:
+		if newPHP == nil {
+			return nil, fmt.Errorf("module %q is not built into this binary (build with FEATURES=%s)", "php-fpm", features.ProfileWith("php-fpm"))
+		}
+		var web webServer
+		if s.Web != nil {
+			var err error
+			if web, err = m.web(s.Web); err != nil {
+				return nil, err
+			}
+		}
+		return newPHP(s, web)
 	case s.Redirect != nil:
 		t, err := tmpl.ParseRedirect(s.Redirect.To)
 		if err != nil {

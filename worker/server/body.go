@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,8 +14,9 @@ var errBodyTooLarge = errors.New("request body exceeds the configured limit")
 // bodyGuard wraps a request body: it enforces the body limit while
 // reading (chunked bodies have no Content-Length to check up front) and
 // a per-read idle deadline (proxy downstream_read_timeout_secs) against
-// slow uploads. It records which of the two ended the read, so the
-// pipeline can answer 413 or 408 instead of the upstream error.
+// slow uploads. It records what ended the read, so the pipeline can answer
+// 413, 408 or 400 (a malformed or truncated body) instead of the upstream
+// error.
 type bodyGuard struct {
 	rc       io.ReadCloser
 	rc2      *http.ResponseController
@@ -23,7 +25,13 @@ type bodyGuard struct {
 	idle     time.Duration
 	tooLarge bool
 	timedOut bool
-	done     bool
+	// broken: reading the client's body failed for another reason
+	// (malformed chunked framing, connection closed mid-body).
+	broken bool
+	done   bool
+	// eof: the whole body was read. Set by the goroutine reading the body
+	// (the proxy transport's), read by the handler's: atomic.
+	eof atomic.Bool
 }
 
 func (b *bodyGuard) Read(p []byte) (int, error) {
@@ -44,8 +52,13 @@ func (b *bodyGuard) Read(p []byte) (int, error) {
 		return n - int(b.read-b.limit), errBodyTooLarge
 	}
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			b.timedOut = true
+		case err == io.EOF:
+			b.eof.Store(true)
+		default:
+			b.broken = true
 		}
 		b.finish()
 	}
@@ -64,4 +77,14 @@ func (b *bodyGuard) finish() {
 func (b *bodyGuard) Close() error {
 	b.finish()
 	return b.rc.Close()
+}
+
+// bodyUnread reports whether r announced a body that has not been read to
+// its end: nobody has read it through a bodyGuard.
+func bodyUnread(r *http.Request) bool {
+	if r == nil || r.Body == nil || r.Body == http.NoBody {
+		return false
+	}
+	g, ok := r.Body.(*bodyGuard)
+	return !ok || !g.eof.Load()
 }

@@ -49,13 +49,20 @@ func (t *connTracker) track(c net.Conn, s http.ConnState) {
 }
 
 // closeQuiet closes connections that have been idle (or accepted without a
-// request) for at least quiet; it returns how many connections remain.
-func (t *connTracker) closeQuiet(quiet time.Duration) int {
+// request) for at least quiet, counting from notBefore at the earliest (the
+// start of the drain: a client gets the whole quiet period to send its next
+// request, which is then answered with Connection: close); it returns how
+// many connections remain.
+func (t *connTracker) closeQuiet(quiet time.Duration, notBefore time.Time) int {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for c, cs := range t.conns {
-		if (cs.state == http.StateIdle || cs.state == http.StateNew) && now.Sub(cs.since) >= quiet {
+		since := cs.since
+		if since.Before(notBefore) {
+			since = notBefore
+		}
+		if (cs.state == http.StateIdle || cs.state == http.StateNew) && now.Sub(since) >= quiet {
 			_ = c.Close()
 			delete(t.conns, c)
 		}
@@ -119,6 +126,32 @@ func (l *listener) retire() {
 // whatever is left at deadline is closed. It returns when no connection
 // remains.
 func (s *Server) Drain(deadline time.Time, retired map[string]bool) {
+	start := s.StopAccepting(retired)
+	t := time.NewTicker(drainTick)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		if s.conns.closeQuiet(IdleQuiet, start) == 0 && s.acceptorsDone() {
+			break
+		}
+		<-t.C
+	}
+	_ = s.srv.Close()
+	s.closeHandler()
+}
+
+// StopAccepting begins a drain: every further response carries
+// Connection: close, listeners are closed (retired ones after they have been
+// quiet), and a Serve that has not started yet serves nothing. When it
+// returns, this process no longer accepts on any non-retired listener, so a
+// connection the kernel queues from now on goes to another process sharing
+// the socket. It is idempotent and returns when the drain began.
+func (s *Server) StopAccepting(retired map[string]bool) time.Time {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.stopped {
+		return s.drainStart
+	}
+	s.stopped, s.drainStart = true, time.Now()
 	s.draining.Store(true)
 	for _, l := range s.lns {
 		if retired[l.key] {
@@ -127,16 +160,7 @@ func (s *Server) Drain(deadline time.Time, retired map[string]bool) {
 			_ = l.ln.Close()
 		}
 	}
-	t := time.NewTicker(drainTick)
-	defer t.Stop()
-	for time.Now().Before(deadline) {
-		if s.conns.closeQuiet(IdleQuiet) == 0 && s.acceptorsDone() {
-			break
-		}
-		<-t.C
-	}
-	_ = s.srv.Close()
-	s.handler.Load().Close()
+	return s.drainStart
 }
 
 // Draining reports whether Drain has begun.

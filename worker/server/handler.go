@@ -69,6 +69,9 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		info.Scheme = "https"
 	}
+	// The header limits look at the request as the client sent it:
+	// measure it before the request id header is added.
+	nHdrs, hdrBytes := headerCount(r)
 	if h.ids != nil {
 		// The id goes back to the client and, replacing whatever the
 		// client sent, upstream.
@@ -81,7 +84,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &httperr.Error{Status: http.StatusRequestURITooLong, Source: httperr.SourceClient, Close: true})
 		return
 	}
-	if n := headerCount(r.Header, r.ProtoMajor == 2); n > h.maxHdrs {
+	if nHdrs > h.maxHdrs || hdrBytes > maxHeaderBytes(r) {
 		h.fail(w, r, &httperr.Error{Status: http.StatusRequestHeaderFieldsTooLarge, Source: httperr.SourceClient, Close: true})
 		return
 	}
@@ -144,6 +147,10 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			err = &httperr.Error{Status: http.StatusRequestEntityTooLarge, Source: httperr.SourceClient, Close: true}
 		case guard.timedOut:
 			err = &httperr.Error{Status: http.StatusRequestTimeout, Source: httperr.SourceClient, Close: true}
+		case guard.broken && !clientGone(err):
+			// The client's body was malformed (bad chunk framing) or cut
+			// off: the client's fault, not the upstream's (nginx: 400).
+			err = &httperr.Error{Status: http.StatusBadRequest, Source: httperr.SourceClient, Err: err, Close: true}
 		}
 	}
 	if err != nil {
@@ -176,6 +183,12 @@ func (h *Handler) fail(w *respWriter, r *http.Request, err error) {
 		w.Header().Set("Connection", "close")
 	}
 	httperr.Write(w, r, he.Status, he.Header)
+}
+
+// clientGone reports whether err says the client went away (499).
+func clientGone(err error) bool {
+	var he *httperr.Error
+	return errors.As(err, &he) && he.Status == 499
 }
 
 func statusOr(s, def int) int {
@@ -241,18 +254,41 @@ func addrString(a netip.Addr) string {
 	return a.String()
 }
 
-// headerCount counts header field lines as the client sent them (each
-// Cookie crumb of an HTTP/2 request counts, as in Fluxheim: net/http joins
-// them into one value).
-func headerCount(h http.Header, h2 bool) int {
-	n := 0
-	for k, vs := range h {
+// headerCount counts the header field lines the client sent, Host
+// included (net/http moves it out of r.Header), each Cookie crumb of an
+// HTTP/2 request counting as one (as in Fluxheim: net/http joins them into
+// one value). size is the HTTP/1 size of the request line and header
+// section as parsed (names, values without surrounding whitespace, CRLFs):
+// never more than what was received.
+func headerCount(r *http.Request) (n, size int) {
+	h2 := r.ProtoMajor == 2
+	size = len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + 2
+	if r.Host != "" {
+		n++
+		size += len("Host: ") + len(r.Host) + 2
+	}
+	for k, vs := range r.Header {
 		n += len(vs)
+		for _, v := range vs {
+			size += len(k) + len(v) + 4
+		}
 		if h2 && k == "Cookie" && len(vs) == 1 {
 			n += strings.Count(vs[0], "; ")
 		}
 	}
-	return n
+	return n, size
+}
+
+// maxHeaderBytes is max_request_header_bytes, the MaxHeaderBytes the
+// http.Server serving r was given. net/http enforces it only roughly (it
+// allows 4 KiB of read-ahead on top), so the pipeline checks the parsed
+// size against it exactly. No limit when r was not served by an
+// http.Server (tests calling ServeHTTP directly).
+func maxHeaderBytes(r *http.Request) int {
+	if s, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return int(^uint(0) >> 1)
 }
 
 func captureStrings(t router.Target) []string {

@@ -71,11 +71,19 @@ type Server struct {
 	log      *slog.Logger
 	draining atomic.Bool
 	conns    *connTracker
-	lns      []servedListener
 	serving  atomic.Int32 // accept loops still running
 
-	mu      sync.Mutex
-	retired []*Handler
+	mu           sync.Mutex
+	retired      []*Handler
+	handlerClose sync.Once
+
+	// lnMu guards lns and stopped: Serve registers listeners while the
+	// control loop may already call StopAccepting (a drain that arrives
+	// right after READY must still reach every listener).
+	lnMu       sync.Mutex
+	lns        []servedListener
+	stopped    bool      // StopAccepting ran: Serve starts nothing more
+	drainStart time.Time // when StopAccepting ran
 }
 
 // New returns a Server for cfg's limits and timeouts serving h.
@@ -129,16 +137,26 @@ type Listener struct {
 // the first error that stops a listener for another reason, or nil.
 // Only TCP listeners are accepted.
 func (s *Server) Serve(lns []Listener) error {
-	errc := make(chan error, len(lns))
+	var mine []servedListener
 	for _, l := range lns {
 		tl, ok := l.LN.(*net.TCPListener)
 		if !ok {
 			return fmt.Errorf("listener %s: not TCP (%T)", l.Key, l.LN)
 		}
-		wl := &listener{TCPListener: tl}
-		s.lns = append(s.lns, servedListener{key: l.Key, ln: wl})
+		mine = append(mine, servedListener{key: l.Key, ln: &listener{TCPListener: tl}})
 	}
-	for _, l := range s.lns {
+	s.lnMu.Lock()
+	if s.stopped {
+		// Drained before serving began: accept nothing.
+		s.lnMu.Unlock()
+		for _, l := range mine {
+			_ = l.ln.Close()
+		}
+		return nil
+	}
+	s.lns = append(s.lns, mine...)
+	errc := make(chan error, len(mine))
+	for _, l := range mine {
 		s.serving.Add(1)
 		go func(l servedListener) {
 			err := s.srv.Serve(l.ln)
@@ -146,8 +164,9 @@ func (s *Server) Serve(lns []Listener) error {
 			errc <- err
 		}(l)
 	}
+	s.lnMu.Unlock()
 	var first error
-	for range s.lns {
+	for range mine {
 		err := <-errc
 		if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, errRetired) || s.draining.Load() {
 			continue
@@ -169,15 +188,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		_ = s.srv.Close()
 	}
-	s.handler.Load().Close()
+	s.closeHandler()
 	return err
 }
 
 // Close stops at once.
 func (s *Server) Close() error {
 	err := s.srv.Close()
-	s.handler.Load().Close()
+	s.closeHandler()
 	return err
+}
+
+// closeHandler closes the current Handler once (Drain, Shutdown and Close
+// may all end up here: a fast stop can arrive during a drain).
+func (s *Server) closeHandler() {
+	s.handlerClose.Do(func() { s.handler.Load().Close() })
 }
 
 // slogWriter routes net/http's internal log lines (TLS handshake errors,

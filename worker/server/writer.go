@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/fluxheim/fluxheim/worker/reqctx"
 )
@@ -40,6 +41,16 @@ func (w *respWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
+	if code != http.StatusSwitchingProtocols && bodyUnread(w.req) {
+		// The client announced a body nobody read (an error answered
+		// before the action, a static file, a redirect, an upstream that
+		// answered early). net/http would read the rest before sending
+		// this header, and again after the handler, without any deadline:
+		// a client that never sends it would hold the connection forever.
+		// Close the connection instead, and make those reads fail at once.
+		w.ResponseWriter.Header()["Connection"] = closeValue
+		_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Unix(1, 0))
+	}
 	if w.idHeader != "" {
 		w.ResponseWriter.Header()[w.idHeader] = []string{w.info.RequestID}
 	}
