@@ -10,6 +10,9 @@ require (
 require (
 	github.com/cloudflare/tableflip v1.2.3 // indirect
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
+	github.com/go-acme/lego/v4 v4.20.4 // indirect
 	github.com/spf13/pflag v1.1.0 // indirect
+	github.com/yookoala/gofast v0.8.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
+	golang.org/x/tools v0.25.0 // indirect
 )

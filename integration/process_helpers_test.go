@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"text/template"
@@ -578,7 +580,11 @@ func (c loadClass) String() string {
 	return [...]string{"keep-alive GET", "new-connection GET", "keep-alive POST (no GetBody)"}[c]
 }
 
-var errKinds = []string{"refused", "reset", "eof", "timeout", "other"}
+var errKinds = []string{"refused", "reset", "eof", "timeout", "retried", "other"}
+
+// errRetried marks a request the client had to send twice: the server
+// closed the keep-alive connection it was sent on.
+var errRetried = errors.New("sent twice: the server closed the reused connection under the request (hidden by the client's automatic retry)")
 
 // classStats counts the outcomes of one class.
 type classStats struct {
@@ -706,8 +712,18 @@ func (g *loadGen) worker(c loadClass, id int) {
 		} else {
 			req, _ = http.NewRequest(http.MethodGet, "http://"+addr+"/index.html", nil)
 		}
+		// Go's transport silently repeats an idempotent request on a new
+		// connection when a reused one was closed under it (the idle-close
+		// race); other clients see that as an error, so count it as one.
+		var conns atomic.Int32
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { conns.Add(1) },
+		}))
 		start := time.Now()
 		status, gen, err := doRequest(client, req, want)
+		if err == nil && conns.Load() > 1 {
+			err = errRetried
+		}
 		g.record(c, start, status, gen, err)
 		if g.opts.Pace > 0 {
 			select {
@@ -774,6 +790,8 @@ func errKind(err error) string {
 	msg := err.Error()
 	var ne net.Error
 	switch {
+	case errors.Is(err, errRetried):
+		return "retried"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"):

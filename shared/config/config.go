@@ -24,6 +24,7 @@ type Config struct {
 	Web     *Web     `toml:"web" json:"web,omitempty"`
 	Proxy   *Proxy   `toml:"proxy" json:"proxy,omitempty"`
 	Headers *Headers `toml:"headers" json:"headers,omitempty"`
+	TLS     *TLS     `toml:"tls" json:"tls,omitempty"`
 	Logging Logging  `toml:"logging" json:"logging"`
 	Vhosts  []Vhost  `toml:"vhosts" json:"vhosts,omitempty"`
 
@@ -42,8 +43,8 @@ type Server struct {
 	// Listen lists cleartext HTTP listeners as ip:port. Default
 	// ["127.0.0.1:8080"] when the key is absent; at most 64.
 	Listen []string `toml:"listen" json:"listen"`
-	// TLSListen lists HTTPS listeners (parsed and checked; serving TLS needs
-	// [tls], which is not implemented yet). At most 64.
+	// TLSListen lists HTTPS listeners; TLS is never inferred from the port.
+	// Needs [tls] enabled = true and a fallback certificate. At most 64.
 	TLSListen []string `toml:"tls_listen" json:"tls_listen,omitempty"`
 	// DefaultVhost names the vhost that serves requests whose host matches
 	// no vhost (non-strict host routing).
@@ -61,6 +62,9 @@ type Server struct {
 	Limits      Limits      `toml:"limits" json:"limits"`
 	Process     Process     `toml:"process" json:"process"`
 	HostRouting HostRouting `toml:"host_routing" json:"host_routing"`
+	// HTTPSRedirect sends cleartext requests to https (ACME HTTP-01 paths
+	// and routes with https_redirect_exempt excepted).
+	HTTPSRedirect *HTTPSRedirect `toml:"https_redirect" json:"https_redirect,omitempty"`
 }
 
 // Limits is [server.limits]: request bounds and downstream timeouts.
@@ -241,6 +245,7 @@ type ResponseHeaders struct {
 	ReferrerPolicy          *string             `toml:"referrer_policy" json:"referrer_policy,omitempty"`
 	ContentSecurityPolicy   *string             `toml:"content_security_policy" json:"content_security_policy,omitempty"`
 	StrictTransportSecurity *string             `toml:"strict_transport_security" json:"strict_transport_security,omitempty"`
+	HSTS                    *HSTS               `toml:"hsts" json:"hsts,omitempty"`
 	Remove                  []string            `toml:"remove" json:"remove,omitempty"`
 	Unset                   []string            `toml:"unset" json:"unset,omitempty"`
 	Add                     map[string]string   `toml:"add" json:"add,omitempty"`
@@ -302,6 +307,8 @@ type Vhost struct {
 	Proxy    *Proxy    `toml:"proxy" json:"proxy,omitempty"`
 	Redirect *Redirect `toml:"redirect" json:"redirect,omitempty"`
 	Headers  *Headers  `toml:"headers" json:"headers,omitempty"`
+	// TLS is the vhost's certificate, selected by SNI from its hosts.
+	TLS *VhostTLS `toml:"tls" json:"tls,omitempty"`
 	// PHP serves PHP through php-fpm (build feature php-fpm); see php.go.
 	PHP    *PHP    `toml:"php" json:"php,omitempty"`
 	Routes []Route `toml:"routes" json:"routes,omitempty"`

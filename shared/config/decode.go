@@ -258,6 +258,11 @@ var pathKeys = [][]string{
 	{"server", "process", "pid_file"},
 	{"server", "process", "error_log"},
 	{"server", "process", "control_sock"},
+	{"tls", "certificates", "[]", "cert_path"},
+	{"tls", "certificates", "[]", "key_path"},
+	{"tls", "client_auth", "ca_path"},
+	{"vhosts", "[]", "tls", "certificate", "cert_path"},
+	{"vhosts", "[]", "tls", "certificate", "key_path"},
 }
 
 // resolvePaths makes relative path values of doc absolute against dir.

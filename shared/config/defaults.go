@@ -71,6 +71,12 @@ func applyDefaults(c *Config) {
 	p.ControlSock = orDefault(p.ControlSock, DefaultControlSock)
 	p.Reuseport = orDefault(p.Reuseport, true)
 
+	if c.TLS != nil {
+		defaultTLS(c.TLS)
+	}
+	if r := s.HTTPSRedirect; r != nil {
+		setIfZero(&r.Status, 308)
+	}
 	if c.Web != nil {
 		c.Web = effectiveWeb(c.Web, nil)
 	}

@@ -41,7 +41,7 @@ var fluxheimKeys = map[string]knownKey{
 
 // Per-vhost and per-route tables not implemented yet.
 var vhostTables = map[string]string{
-	"tls": "tls", "cache": "cache", "access": "", "rate_limit": "",
+	"cache": "cache", "access": "", "rate_limit": "",
 	"concurrency": "", "compression": "compression", "acme_challenge": "acme",
 }
 
@@ -75,7 +75,7 @@ var proxyKeys = map[string]string{
 
 // Header policy keys not implemented yet.
 var headerKeys = map[string]string{
-	"request.operations": "", "response.operations": "", "response.hsts": "tls", "response.rewrite": "",
+	"request.operations": "", "response.operations": "", "response.rewrite": "",
 }
 
 // lookupKnown classifies a key path (indices already dropped). It returns

@@ -125,6 +125,21 @@ func checkRuntimePaths(c *Config, errs *errList) {
 			checkRoot(fmt.Sprintf("vhosts[%d].routes[%d].web", i, j), v.Routes[j].Web)
 		}
 	}
+	if c.TLS != nil {
+		for i, p := range c.TLS.Certificates {
+			checkReadable(errs, fmt.Sprintf("tls.certificates[%d].cert_path", i), p.CertPath, false)
+			checkReadable(errs, fmt.Sprintf("tls.certificates[%d].key_path", i), p.KeyPath, true)
+		}
+		if ca := c.TLS.ClientAuth; ca != nil && ca.CAPath != "" {
+			checkReadable(errs, "tls.client_auth.ca_path", ca.CAPath, false)
+		}
+	}
+	for i := range c.Vhosts {
+		if t := c.Vhosts[i].TLS; t != nil && t.Certificate != nil {
+			checkReadable(errs, fmt.Sprintf("vhosts[%d].tls.certificate.cert_path", i), t.Certificate.CertPath, false)
+			checkReadable(errs, fmt.Sprintf("vhosts[%d].tls.certificate.key_path", i), t.Certificate.KeyPath, true)
+		}
+	}
 	checkParent := func(key, p string) {
 		if p == "" {
 			return
@@ -227,4 +242,22 @@ func absAgainst(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// checkReadable checks a certificate, key or CA file: it exists, is a
+// regular file and no symlink; a private key must be owner-only (0600 or
+// stricter), as Fluxheim requires.
+func checkReadable(errs *errList, key, p string, private bool) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		errs.add(key, "%v", unwrapPathErr(err))
+		return
+	}
+	if fi.Mode()&os.ModeSymlink != 0 || !fi.Mode().IsRegular() {
+		errs.add(key, "%s must be a regular file, not a symlink", p)
+		return
+	}
+	if private && fi.Mode().Perm()&0o077 != 0 {
+		errs.add(key, "private key %s is readable by group or others (mode %04o); chmod 600 it", p, fi.Mode().Perm())
+	}
 }

@@ -40,6 +40,7 @@ const (
 // validate checks an effective config and appends every problem to errs.
 func validate(c *Config, errs *errList) {
 	validateServer(c, errs)
+	validateTLS(c, errs)
 	if c.Web != nil {
 		validateWeb(c.Web, "web", errs)
 	}
@@ -72,8 +73,18 @@ func validateServer(c *Config, errs *errList) {
 	}
 	checkAddrs("server.listen", s.Listen)
 	checkAddrs("server.tls_listen", s.TLSListen)
-	if len(s.TLSListen) > 0 {
-		errs.add("server.tls_listen", "needs [tls] enabled = true with a certificate; TLS serving is not implemented yet in fluxheim")
+	if r := s.HTTPSRedirect; r != nil && r.Enabled {
+		if len(s.TLSListen) == 0 {
+			errs.add("server.https_redirect.enabled", "needs at least one server.tls_listen address")
+		}
+		switch r.Status {
+		case 301, 302, 307, 308:
+		default:
+			errs.add("server.https_redirect.status", "want 301, 302, 307 or 308, got %d", r.Status)
+		}
+		if r.TargetPort < 0 || r.TargetPort > 65535 {
+			errs.add("server.https_redirect.target_port", "must be within 1..65535")
+		}
 	}
 	if len(s.Listen)+len(s.TLSListen) == 0 {
 		errs.add("server.listen", "no listener: listen and tls_listen are both empty")
@@ -373,6 +384,7 @@ func validateVhosts(c *Config, errs *errList) {
 		if v.PHP != nil {
 			validatePHP(c, v.PHP, key+".php", errs)
 		}
+		validateVhostTLS(c, v, key, errs)
 		if v.Web == nil && v.Proxy == nil && v.PHP == nil && !redirectOn && len(v.Routes) == 0 {
 			errs.add(key, "vhost %q has nothing to serve: add [vhosts.web], [vhosts.proxy], [vhosts.php], [vhosts.redirect] or routes", v.Name)
 		}
