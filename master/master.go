@@ -93,6 +93,12 @@ type slotCrash struct {
 // Run starts the master and returns when it has stopped (or handed over
 // to a new binary). path is the config source ("" = the embedded default).
 func Run(path string, cfg *config.Config) error {
+	// A closed stdout/stderr (the terminal or pipe that started us went
+	// away, journald restarted) must not kill the master: Go's default for
+	// EPIPE on fd 1 and 2 is death by SIGPIPE. Ignored, a log write just
+	// fails (nginx ignores SIGPIPE too). Workers and a new master of a
+	// binary upgrade inherit the setting.
+	signal.Ignore(syscall.SIGPIPE)
 	lg, err := logx.New(cfg)
 	if err != nil {
 		return err

@@ -50,6 +50,9 @@ type spawnSpec struct {
 	errorLog   *os.File // nil = stderr
 	cred       *syscall.Credential
 	gomaxprocs int
+	// tlsJSON is the tlsmat.Material for TLS listeners; challengesJSON the
+	// current ACME answers (both may be nil).
+	tlsJSON, challengesJSON json.RawMessage
 }
 
 // spawn starts a worker: the same executable re-run with the worker role,
@@ -88,10 +91,11 @@ func spawn(s spawnSpec, events chan<- event) (*proc, error) {
 		events <- event{kind: evExit, proc: p}
 	}()
 
-	init := ipc.Init{Gen: s.gen, Slot: s.index, Config: json.RawMessage(s.cfgJSON), AccessLog: -1, ErrorLog: -1}
+	init := ipc.Init{Gen: s.gen, Slot: s.index, Config: json.RawMessage(s.cfgJSON), AccessLog: -1, ErrorLog: -1,
+		TLS: s.tlsJSON, Challenges: s.challengesJSON}
 	files := append([]*os.File(nil), s.assign.files...)
 	for i := range s.assign.keys {
-		init.Listeners = append(init.Listeners, ipc.Listener{Key: s.assign.keys[i], Addr: s.assign.addrs[i], FD: i})
+		init.Listeners = append(init.Listeners, ipc.Listener{Key: s.assign.keys[i], Addr: s.assign.addrs[i], FD: i, TLS: s.assign.tls[i]})
 	}
 	if s.accessLog != nil {
 		init.AccessLog = len(files)

@@ -120,10 +120,12 @@ type assignment struct {
 	keys  []string
 	addrs []string
 	files []*os.File
+	tls   []bool
 }
 
-// forWorker lists the sockets of worker i of n for the given addresses.
-func (s *sockets) forWorker(addrs []string, i, n int) assignment {
+// forWorker lists the sockets of worker i of n for the given addresses;
+// tlsAddrs marks the server.tls_listen ones.
+func (s *sockets) forWorker(addrs []string, tlsAddrs map[string]bool, i, n int) assignment {
 	var a assignment
 	for _, addr := range addrs {
 		as := s.addrs[addr]
@@ -135,6 +137,7 @@ func (s *sockets) forWorker(addrs []string, i, n int) assignment {
 				a.keys = append(a.keys, key(addr, slot))
 				a.addrs = append(a.addrs, addr)
 				a.files = append(a.files, f)
+				a.tls = append(a.tls, tlsAddrs[addr])
 			}
 		}
 	}

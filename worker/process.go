@@ -15,8 +15,10 @@ import (
 	"github.com/fluxheim/fluxheim/shared/config"
 	"github.com/fluxheim/fluxheim/shared/ipc"
 	"github.com/fluxheim/fluxheim/shared/logx"
+	"github.com/fluxheim/fluxheim/shared/tlsmat"
 	"github.com/fluxheim/fluxheim/worker/accesslog"
 	"github.com/fluxheim/fluxheim/worker/server"
+	"github.com/fluxheim/fluxheim/worker/tlsserve"
 )
 
 // RoleEnv is the environment variable that makes the fluxheim binary run
@@ -54,6 +56,7 @@ func RunWorker() int {
 }
 
 type workerState struct {
+	tls    *tlsserve.Server // nil without TLS listeners
 	srv    *server.Server
 	log    *slog.Logger
 	errLog *logx.ReopenWriter
@@ -109,9 +112,12 @@ func start(conn *ipc.Conn) (*workerState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("listener %s: %w", l.Key, err)
 		}
-		lns = append(lns, server.Listener{Key: l.Key, LN: ln})
+		lns = append(lns, server.Listener{Key: l.Key, LN: ln, TLS: l.TLS})
 	}
 	w.srv = server.New(cfg, h, lg)
+	if err := w.setupTLS(cfg, &in); err != nil {
+		return nil, err
+	}
 	go func() { w.done <- w.srv.Serve(lns) }()
 	if err := conn.Send(ipc.MsgReady, ipc.Ready{Pid: os.Getpid(), Gen: in.Gen}); err != nil {
 		return nil, err
@@ -189,6 +195,10 @@ func (w *workerState) loop(conn *ipc.Conn) int {
 			case ipc.MsgReopen:
 				w.reopen(m)
 				ack()
+			case ipc.MsgTLS:
+				w.updateTLS(m)
+			case ipc.MsgChallenges:
+				w.updateChallenges(m.Payload)
 			}
 			for _, f := range m.Files {
 				f.Close()
@@ -227,4 +237,58 @@ func (w *workerState) closeLogs() {
 	}
 	_ = w.errLog.Close()
 	time.Sleep(0)
+}
+
+// setupTLS builds the TLS listeners' configuration from the material the
+// master sent (certificates as bytes: workers never read key files).
+func (w *workerState) setupTLS(cfg *config.Config, in *ipc.Init) error {
+	w.updateChallenges(in.Challenges)
+	if len(in.TLS) == 0 || cfg.TLS == nil || !cfg.TLS.Enabled {
+		return nil
+	}
+	var m tlsmat.Material
+	if err := json.Unmarshal(in.TLS, &m); err != nil {
+		return fmt.Errorf("decoding TLS material: %w", err)
+	}
+	ts, err := tlsserve.New(cfg.TLS, &m)
+	if err != nil {
+		return err
+	}
+	w.tls = ts
+	w.srv.EnableTLS(ts.Config(), cfg.TLS.ALPN != "http1")
+	return nil
+}
+
+// updateTLS installs new certificates or ticket keys (renewal, rotation);
+// new handshakes see them, open connections are untouched.
+func (w *workerState) updateTLS(m *ipc.Msg) {
+	if w.tls == nil {
+		return
+	}
+	var mat tlsmat.Material
+	if err := m.Decode(&mat); err != nil {
+		w.log.Error("TLS update", "err", err)
+		return
+	}
+	if err := w.tls.Update(&mat); err != nil {
+		w.log.Error("TLS update refused; the previous certificates stay", "err", err)
+	}
+}
+
+// updateChallenges installs the ACME answers: HTTP-01 tokens for the
+// pipeline, TLS-ALPN-01 certificates for the TLS listeners.
+func (w *workerState) updateChallenges(raw []byte) {
+	var ch tlsmat.Challenges
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &ch); err != nil {
+			w.log.Error("ACME challenges", "err", err)
+			return
+		}
+	}
+	w.srv.Challenges().Set(&ch)
+	if w.tls != nil {
+		if err := w.tls.SetChallenges(ch.TLSALPN01); err != nil {
+			w.log.Error("ACME TLS-ALPN-01 challenge", "err", err)
+		}
+	}
 }

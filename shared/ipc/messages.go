@@ -17,23 +17,27 @@ type MsgType uint16
 
 // Message types. Values are part of the wire format; never renumber.
 const (
-	MsgInit   MsgType = 1 // M→W: Init payload + fds (listeners, log files)
-	MsgReady  MsgType = 2 // W→M: Ready
-	MsgFatal  MsgType = 3 // W→M: Fatal (config/runtime error; master must not respawn in a loop)
-	MsgDrain  MsgType = 4 // M→W: Drain
-	MsgStop   MsgType = 5 // M→W: stop now (no payload)
-	MsgReopen MsgType = 6 // M→W: Reopen + fds (new log files)
-	MsgStats  MsgType = 7 // W→M: Stats
+	MsgInit       MsgType = 1 // M→W: Init payload + fds (listeners, log files)
+	MsgReady      MsgType = 2 // W→M: Ready
+	MsgFatal      MsgType = 3 // W→M: Fatal (config/runtime error; master must not respawn in a loop)
+	MsgDrain      MsgType = 4 // M→W: Drain
+	MsgStop       MsgType = 5 // M→W: stop now (no payload)
+	MsgReopen     MsgType = 6 // M→W: Reopen + fds (new log files)
+	MsgStats      MsgType = 7 // W→M: Stats
+	MsgTLS        MsgType = 8 // M→W: TLS material (tlsmat.Material JSON): certificates, client CA, ticket keys
+	MsgChallenges MsgType = 9 // M→W: ACME challenge answers (tlsmat.Challenges JSON)
 )
 
 var msgNames = [...]string{
-	MsgInit:   "init",
-	MsgReady:  "ready",
-	MsgFatal:  "fatal",
-	MsgDrain:  "drain",
-	MsgStop:   "stop",
-	MsgReopen: "reopen",
-	MsgStats:  "stats",
+	MsgInit:       "init",
+	MsgReady:      "ready",
+	MsgFatal:      "fatal",
+	MsgDrain:      "drain",
+	MsgStop:       "stop",
+	MsgReopen:     "reopen",
+	MsgStats:      "stats",
+	MsgTLS:        "tls",
+	MsgChallenges: "challenges",
 }
 
 // String returns the lower-case name of a known type and "MsgType(n)"
@@ -55,6 +59,10 @@ type Init struct {
 	Listeners []Listener      `json:"listeners"`  // every listener of this slot
 	AccessLog int             `json:"access_log"` // fd index or -1
 	ErrorLog  int             `json:"error_log"`  // fd index or -1
+	// TLS is the tlsmat.Material for the TLS listeners (absent without
+	// tls_listen); Challenges the current ACME answers.
+	TLS        json.RawMessage `json:"tls,omitempty"`
+	Challenges json.RawMessage `json:"challenges,omitempty"`
 }
 
 // Listener names one listening socket passed with Init.
@@ -62,6 +70,8 @@ type Listener struct {
 	Key  string `json:"key"` // stable id, e.g. "tcp:127.0.0.1:8080#2" (address and slot)
 	Addr string `json:"addr"`
 	FD   int    `json:"fd"` // index into Msg.Files
+	// TLS marks a server.tls_listen socket.
+	TLS bool `json:"tls,omitempty"`
 }
 
 // Ready tells the master that the worker serves on every listener.

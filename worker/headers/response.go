@@ -17,6 +17,8 @@ type CompiledResponse struct {
 	remove  []string
 	add     []op
 	app     []op
+	// hsts is sent on HTTPS responses only (RFC 6797 §7.2).
+	hsts []string
 }
 
 var defaultResponse = func() *CompiledResponse {
@@ -59,7 +61,6 @@ func CompileResponse(p ResponsePolicy, opts tmpl.ParseOptions) (*CompiledRespons
 		val        *string
 		def        string
 	}{
-		{"headers.response.strict_transport_security", "Strict-Transport-Security", hsts, ""},
 		{"headers.response.content_security_policy", "Content-Security-Policy", p.ContentSecurityPolicy, ""},
 		{"headers.response.x_content_type_options", "X-Content-Type-Options", p.XContentTypeOptions, "nosniff"},
 		{"headers.response.x_frame_options", "X-Frame-Options", p.XFrameOptions, "DENY"},
@@ -75,6 +76,12 @@ func CompileResponse(p ResponsePolicy, opts tmpl.ParseOptions) (*CompiledRespons
 		c.set = append(c.set, op{key: f.key, static: []string{v}})
 	}
 	c.set = append(c.set, op{key: "Server", static: []string{DefaultServer}})
+	if v := deref(hsts, ""); v != "" {
+		if err := checkRawValue("headers.response.strict_transport_security", v); err != nil {
+			return nil, err
+		}
+		c.hsts = []string{v}
+	}
 	remove := p.Remove
 	if remove == nil {
 		remove = defaultResponseRemove
@@ -108,6 +115,9 @@ func (c *CompiledResponse) Apply(h http.Header, r *http.Request, info *reqctx.In
 	}
 	for i := range c.set {
 		h[c.set[i].key] = c.set[i].static
+	}
+	if c.hsts != nil && r != nil && r.TLS != nil {
+		h["Strict-Transport-Security"] = c.hsts
 	}
 	for _, k := range c.remove {
 		delete(h, k)

@@ -52,7 +52,7 @@ func TestResponsePolicy(t *testing.T) {
 	}
 	h := upstreamHeaders()
 	h["Vary"] = []string{"Cookie"}
-	c.Apply(h, httptest.NewRequest("GET", "/", nil), &reqctx.Info{RequestID: "r1"})
+	c.Apply(h, httptest.NewRequest("GET", "https://example.test/", nil), &reqctx.Info{RequestID: "r1"})
 	want := map[string]string{
 		"Server":                    "",
 		"X-Powered-By":              "PHP/8",
@@ -67,6 +67,23 @@ func TestResponsePolicy(t *testing.T) {
 		if got := strings.Join(h[k], "|"); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
+	}
+}
+
+// HSTS goes out on HTTPS responses only (RFC 6797 §7.2).
+func TestHSTSOnlyOverTLS(t *testing.T) {
+	c, err := CompileResponse(ResponsePolicy{HSTS: &HSTS{}}, tmpl.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	c.Apply(h, httptest.NewRequest("GET", "http://example.test/", nil), nil)
+	if v := h.Get("Strict-Transport-Security"); v != "" {
+		t.Errorf("cleartext response carries HSTS %q", v)
+	}
+	c.Apply(h, httptest.NewRequest("GET", "https://example.test/", nil), nil)
+	if v := h.Get("Strict-Transport-Security"); v != "max-age=63072000" {
+		t.Errorf("HTTPS response HSTS = %q", v)
 	}
 }
 

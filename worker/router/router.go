@@ -82,6 +82,8 @@ type Route struct {
 	// BodyIdle bounds each stalled request body read (proxy
 	// downstream_read_timeout_secs); 0 = none.
 	BodyIdle time.Duration
+	// HTTPSRedirectExempt: [server.https_redirect] leaves this route alone.
+	HTTPSRedirectExempt bool
 	// Allow lists the route's methods ("" = any); Allow is the header value.
 	methods []string
 	Allow   string
@@ -296,7 +298,7 @@ type builder struct {
 
 // route builds the action, policy and limits shared by every kind of route.
 func (b *builder) route(spec Spec, rc *config.Route, vhostMax int64) (*Route, error) {
-	r := &Route{Name: rc.Name, MaxBody: vhostMax}
+	r := &Route{Name: rc.Name, MaxBody: vhostMax, HTTPSRedirectExempt: rc.HTTPSRedirectExempt}
 	if rc.MaxRequestBodyBytes != nil {
 		r.MaxBody = int64(*rc.MaxRequestBodyBytes)
 	}

@@ -37,6 +37,9 @@ type Handler struct {
 	// draining is the Server's flag: while set, responses carry
 	// Connection: close.
 	draining *atomic.Bool
+	// challenges are the ACME HTTP-01 answers (nil = none).
+	challenges *Challenges
+	https      *httpsRedirect
 }
 
 type accessFields struct {
@@ -88,6 +91,9 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &httperr.Error{Status: http.StatusRequestHeaderFieldsTooLarge, Source: httperr.SourceClient, Close: true})
 		return
 	}
+	if h.serveACMEChallenge(w, r) {
+		return
+	}
 	v, host, st := h.table.Vhost(r.Host)
 	info.Host = host
 	if st != router.Found {
@@ -116,6 +122,9 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	info.Route = route.Name
 	if p, ok := route.Policy.(respPolicy); ok {
 		w.policy = p
+	}
+	if h.redirectHTTPS(w, r, route) {
+		return
 	}
 	if !route.AllowsMethod(r.Method) {
 		e := httperr.Client(http.StatusMethodNotAllowed, nil)

@@ -40,6 +40,7 @@ func responsePolicy(r *config.ResponseHeaders) headers.ResponsePolicy {
 		ReferrerPolicy:          r.ReferrerPolicy,
 		ContentSecurityPolicy:   r.ContentSecurityPolicy,
 		StrictTransportSecurity: r.StrictTransportSecurity,
+		HSTS:                    hstsPolicy(r.HSTS),
 		Remove:                  append(r.Remove, r.Unset...),
 		Add:                     joinMaps(r.Add, r.Set),
 		Append:                  r.Append,
@@ -88,3 +89,10 @@ func requestPolicy(chain []*config.Headers, captureNames []string) (*headers.Com
 }
 
 func tlsVersionName(v uint16) string { return tmpl.TLSVersionName(v) }
+
+func hstsPolicy(h *config.HSTS) *headers.HSTS {
+	if h == nil {
+		return nil
+	}
+	return &headers.HSTS{Enabled: h.Enabled, MaxAgeSecs: h.MaxAgeSecs, IncludeSubdomains: h.IncludeSubdomains, Preload: h.Preload}
+}

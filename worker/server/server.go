@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -30,6 +31,7 @@ func BuildHandler(cfg *config.Config, lg *slog.Logger, access *accesslog.Logger)
 		return nil, err
 	}
 	h := &Handler{
+		https:   newHTTPSRedirect(cfg.Server.HTTPSRedirect),
 		trusted: trusted,
 		maxURI:  int(cfg.Server.Limits.MaxURIBytes),
 		maxHdrs: cfg.Server.Limits.MaxRequestHeaders,
@@ -70,8 +72,10 @@ type Server struct {
 	srv      *http.Server
 	log      *slog.Logger
 	draining atomic.Bool
-	conns    *connTracker
-	serving  atomic.Int32 // accept loops still running
+	// challenges are the ACME HTTP-01 answers, shared by every Handler.
+	challenges Challenges
+	conns      *connTracker
+	serving    atomic.Int32 // accept loops still running
 
 	mu           sync.Mutex
 	retired      []*Handler
@@ -90,6 +94,7 @@ type Server struct {
 func New(cfg *config.Config, h *Handler, lg *slog.Logger) *Server {
 	s := &Server{log: lg, conns: newConnTracker()}
 	h.draining = &s.draining
+	h.challenges = &s.challenges
 	s.handler.Store(h)
 	l := &cfg.Server.Limits
 	var protos http.Protocols
@@ -115,6 +120,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // requests that started on it have had time to finish.
 func (s *Server) Swap(h *Handler, grace time.Duration) {
 	h.draining = &s.draining
+	h.challenges = &s.challenges
 	old := s.handler.Swap(h)
 	if old != nil {
 		time.AfterFunc(grace, old.Close)
@@ -125,12 +131,14 @@ func (s *Server) Swap(h *Handler, grace time.Duration) {
 type servedListener struct {
 	key string
 	ln  *listener
+	tls bool
 }
 
 // Listener names a listening socket handed to Serve.
 type Listener struct {
 	Key string // master's key ("tcp:127.0.0.1:8080#0"), used by Drain's retired set
 	LN  net.Listener
+	TLS bool // serve TLS (EnableTLS must have been called)
 }
 
 // Serve serves every listener until Drain, Shutdown or Close. It returns
@@ -143,7 +151,10 @@ func (s *Server) Serve(lns []Listener) error {
 		if !ok {
 			return fmt.Errorf("listener %s: not TCP (%T)", l.Key, l.LN)
 		}
-		mine = append(mine, servedListener{key: l.Key, ln: &listener{TCPListener: tl}})
+		if l.TLS && s.srv.TLSConfig == nil {
+			return fmt.Errorf("listener %s: TLS listener without TLS configuration", l.Key)
+		}
+		mine = append(mine, servedListener{key: l.Key, ln: &listener{TCPListener: tl}, tls: l.TLS})
 	}
 	s.lnMu.Lock()
 	if s.stopped {
@@ -159,7 +170,12 @@ func (s *Server) Serve(lns []Listener) error {
 	for _, l := range mine {
 		s.serving.Add(1)
 		go func(l servedListener) {
-			err := s.srv.Serve(l.ln)
+			var err error
+			if l.tls {
+				err = s.srv.ServeTLS(l.ln, "", "")
+			} else {
+				err = s.srv.Serve(l.ln)
+			}
 			s.serving.Add(-1)
 			errc <- err
 		}(l)
@@ -216,4 +232,35 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	}
 	w.l.Debug("net/http", "msg", msg)
 	return len(p), nil
+}
+
+// Challenges returns the ACME HTTP-01 answer store (the worker updates it
+// from the master's messages).
+func (s *Server) Challenges() *Challenges { return &s.challenges }
+
+// Downstream HTTP/2 limits (Fluxheim's, always on): 32 concurrent streams
+// per connection, 16 KiB frames, 64 KiB receive window per stream; the
+// decoded header list is bounded by max_request_header_bytes. Go's own
+// rapid-reset and CONTINUATION-flood protections stay in force.
+const (
+	h2MaxStreams       = 32
+	h2MaxFrame         = 16 << 10
+	h2StreamWindow     = 64 << 10
+	h2ConnectionWindow = 1 << 20
+)
+
+// EnableTLS makes the server able to serve TLS listeners with cfg (its
+// GetConfigForClient picks the current certificates); with h2 the TLS
+// listeners also speak HTTP/2 when ALPN selects it. Call before Serve.
+func (s *Server) EnableTLS(cfg *tls.Config, h2 bool) {
+	s.srv.TLSConfig = cfg
+	if h2 {
+		s.srv.Protocols.SetHTTP2(true)
+		s.srv.HTTP2 = &http.HTTP2Config{
+			MaxConcurrentStreams:          h2MaxStreams,
+			MaxReadFrameSize:              h2MaxFrame,
+			MaxReceiveBufferPerStream:     h2StreamWindow,
+			MaxReceiveBufferPerConnection: h2ConnectionWindow,
+		}
+	}
 }
