@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case *check:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(cfg); err != nil {
+		if err := enc.Encode(cfg.Redacted()); err != nil {
 			fmt.Fprintf(stderr, "fluxheim: %v\n", err)
 			return 1
 		}

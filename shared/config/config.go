@@ -198,6 +198,31 @@ type Proxy struct {
 	// [server.process] upstream_keepalive_pool_size (128). Fluxheim addition
 	// at this level.
 	UpstreamKeepalivePoolSize *int `toml:"upstream_keepalive_pool_size" json:"upstream_keepalive_pool_size"`
+
+	// Upstream TLS (see upstream_tls.go). UpstreamTLS (default false)
+	// speaks TLS to the origin; UpstreamSNI defaults to the upstream's host
+	// name and is required for an IP-literal upstream while verification
+	// is on; UpstreamVerifyCert and UpstreamVerifyHostname default to true
+	// (turning the first off requires turning the second off);
+	// UpstreamAlternativeCN is one more acceptable name (no wildcards);
+	// UpstreamCAPath replaces the system roots; the client pair is origin
+	// mTLS (both or neither). UpstreamHTTPVersion: http1 (default), http2
+	// (ALPN h2, or h2c prior knowledge in cleartext), http1-and-http2.
+	UpstreamTLS            *bool  `toml:"upstream_tls" json:"upstream_tls,omitempty"`
+	UpstreamSNI            string `toml:"upstream_sni" json:"upstream_sni,omitempty"`
+	UpstreamVerifyCert     *bool  `toml:"upstream_verify_cert" json:"upstream_verify_cert,omitempty"`
+	UpstreamVerifyHostname *bool  `toml:"upstream_verify_hostname" json:"upstream_verify_hostname,omitempty"`
+	UpstreamAlternativeCN  string `toml:"upstream_alternative_cn" json:"upstream_alternative_cn,omitempty"`
+	UpstreamCAPath         string `toml:"upstream_ca_path" json:"upstream_ca_path,omitempty"`
+	UpstreamClientCertPath string `toml:"upstream_client_cert_path" json:"upstream_client_cert_path,omitempty"`
+	UpstreamClientKeyPath  string `toml:"upstream_client_key_path" json:"upstream_client_key_path,omitempty"`
+	UpstreamHTTPVersion    string `toml:"upstream_http_version" json:"upstream_http_version,omitempty"`
+
+	// Bytes of the files above, read by the master when it loads the
+	// config (workers never read key files); not TOML keys.
+	UpstreamCAPEM         []byte `toml:"-" json:"upstream_ca_pem,omitempty"`
+	UpstreamClientCertPEM []byte `toml:"-" json:"upstream_client_cert_pem,omitempty"`
+	UpstreamClientKeyPEM  []byte `toml:"-" json:"upstream_client_key_pem,omitempty"`
 }
 
 // Target returns the single upstream authority of p ("" if none).

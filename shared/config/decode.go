@@ -261,6 +261,12 @@ var pathKeys = [][]string{
 	{"tls", "certificates", "[]", "cert_path"},
 	{"tls", "certificates", "[]", "key_path"},
 	{"tls", "client_auth", "ca_path"},
+	{"proxy", "upstream_ca_path"}, {"proxy", "upstream_client_cert_path"}, {"proxy", "upstream_client_key_path"},
+	{"vhosts", "[]", "proxy", "upstream_ca_path"}, {"vhosts", "[]", "proxy", "upstream_client_cert_path"},
+	{"vhosts", "[]", "proxy", "upstream_client_key_path"},
+	{"vhosts", "[]", "routes", "[]", "proxy", "upstream_ca_path"},
+	{"vhosts", "[]", "routes", "[]", "proxy", "upstream_client_cert_path"},
+	{"vhosts", "[]", "routes", "[]", "proxy", "upstream_client_key_path"},
 	{"vhosts", "[]", "tls", "certificate", "cert_path"},
 	{"vhosts", "[]", "tls", "certificate", "key_path"},
 }

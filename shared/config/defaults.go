@@ -110,6 +110,7 @@ func applyDefaults(c *Config) {
 			}
 		}
 	}
+	defaultPHPBlocks(c)
 }
 
 func setIfZero[T comparable](p *T, v T) {
@@ -195,7 +196,9 @@ func effectiveProxy(p, parent *Proxy, pool int) *Proxy {
 		inherit(&out.DownstreamReadTimeoutSecs, parent.DownstreamReadTimeoutSecs)
 		inherit(&out.Websocket, parent.Websocket)
 		inherit(&out.UpstreamKeepalivePoolSize, parent.UpstreamKeepalivePoolSize)
+		inheritUpstreamTLS(&out, parent)
 	}
+	defaultUpstreamTLS(&out)
 	out.ConnectTimeoutSecs = orDefault(out.ConnectTimeoutSecs, DefaultConnectTimeout)
 	out.ReadTimeoutSecs = orDefault(out.ReadTimeoutSecs, DefaultReadTimeout)
 	out.SendTimeoutSecs = orDefault(out.SendTimeoutSecs, DefaultSendTimeout)

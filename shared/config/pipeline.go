@@ -97,6 +97,7 @@ func build(srcs []source, opts Options) (*Config, error) {
 	validate(c, el)
 	if !opts.SkipRuntimePaths && len(el.errs) == 0 {
 		checkRuntimePaths(c, el)
+		readProxyTLSFiles(c, el)
 	}
 	if err := el.err(); err != nil {
 		return nil, err

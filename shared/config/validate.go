@@ -266,6 +266,7 @@ func validateProxy(p *Proxy, key string, errs *errList) {
 	if v := p.UpstreamKeepalivePoolSize; v != nil && (*v < 1 || *v > maxPoolSize) {
 		errs.add(key+".upstream_keepalive_pool_size", "must be within 1..%d", maxPoolSize)
 	}
+	validateUpstreamTLS(p, key, errs)
 }
 
 // checkAuthority accepts host:port with a DNS name or IP literal.

@@ -24,6 +24,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -83,6 +84,15 @@ type Options struct {
 	// Request is the compiled request header policy; nil means
 	// headers.DefaultRequest().
 	Request *headers.CompiledRequest
+	// TLS, when non-nil, makes the upstream https (upstream_tls): server
+	// name, roots, verification and client certificate are set by the
+	// caller. The TLS handshake is bounded by ConnectTimeout.
+	TLS *tls.Config
+	// HTTP2 allows HTTP/2 to the upstream (upstream_http_version http2 or
+	// http1-and-http2): ALPN h2 over TLS, prior-knowledge h2c in
+	// cleartext. HTTP1Off (upstream_http_version = "http2") refuses
+	// HTTP/1.1. Default: HTTP/1.1 only.
+	HTTP2, HTTP1Off bool
 	// ErrorLog receives httputil.ReverseProxy's own messages (body copy
 	// errors after the response started). nil means the log package's
 	// standard logger.
@@ -92,6 +102,7 @@ type Options struct {
 // Handler forwards requests to one upstream. It is safe for concurrent use.
 type Handler struct {
 	opts     Options
+	scheme   string // "http" or "https"
 	upstream string
 	tr       *http.Transport
 	rp       *httputil.ReverseProxy
@@ -128,7 +139,10 @@ func New(o Options) (*Handler, error) {
 	if o.Request == nil {
 		o.Request = headers.DefaultRequest()
 	}
-	h := &Handler{opts: o, upstream: o.Upstream, tr: newTransport(o)}
+	h := &Handler{opts: o, scheme: "http", upstream: o.Upstream, tr: newTransport(o)}
+	if o.TLS != nil {
+		h.scheme = "https"
+	}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:      h.rewrite,
 		Transport:    h.tr,
@@ -196,7 +210,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, target string) e
 	}
 	c := getCall(w, r, info)
 	defer putCall(c)
-	c.setTarget(h.upstream, target)
+	c.setTarget(h.scheme, h.upstream, target)
 	h.rp.ServeHTTP(c, &c.in)
 	if c.abort {
 		panic(http.ErrAbortHandler)
@@ -300,8 +314,8 @@ func putCall(c *call) {
 	callPool.Put(c)
 }
 
-func (c *call) setTarget(upstream, target string) {
-	c.url = url.URL{Scheme: "http", Host: upstream}
+func (c *call) setTarget(scheme, upstream, target string) {
+	c.url = url.URL{Scheme: scheme, Host: upstream}
 	if !strings.HasPrefix(target, "//") {
 		// RequestURI() returns Opaque as is: the target goes out byte for
 		// byte without decoding or re-escaping, and without allocating.

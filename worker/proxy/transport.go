@@ -15,11 +15,32 @@ const (
 	tcpKeepAlive          = 30 * time.Second
 )
 
-// newTransport builds the upstream transport: HTTP/1.1 only, keep-alive
-// pool of KeepalivePoolSize idle connections, no proxy from the
-// environment, no transparent gzip, per-operation deadlines on the
-// connection (deadlineConn).
+// newTransport builds the upstream transport: HTTP/1.1 (HTTP/2 when
+// o.HTTP2), keep-alive pool of KeepalivePoolSize idle connections, no
+// proxy from the environment, no transparent gzip, per-operation deadlines
+// on the connection (deadlineConn), TLS when o.TLS is set.
 func newTransport(o Options) *http.Transport {
+	tr := newBaseTransport(o)
+	if o.TLS != nil {
+		tr.TLSClientConfig = o.TLS
+		tr.TLSHandshakeTimeout = o.ConnectTimeout
+	}
+	if o.HTTP2 {
+		var p http.Protocols
+		p.SetHTTP1(!o.HTTP1Off)
+		if o.TLS != nil {
+			p.SetHTTP2(true)
+		} else {
+			p.SetUnencryptedHTTP2(true)
+		}
+		tr.Protocols = &p
+		tr.TLSNextProto = nil
+		tr.ForceAttemptHTTP2 = true
+	}
+	return tr
+}
+
+func newBaseTransport(o Options) *http.Transport {
 	d := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: tcpKeepAlive}
 	return &http.Transport{
 		Proxy: nil,

@@ -7,11 +7,16 @@ import (
 
 	"github.com/fluxheim/fluxheim/shared/config"
 	"github.com/fluxheim/fluxheim/worker/proxy"
+	"github.com/fluxheim/fluxheim/worker/upstreamtls"
 )
 
 func init() {
 	newProxy = func(c *config.Proxy, chain []*config.Headers, names []string) (proxyServer, error) {
 		req, err := requestPolicy(chain, names)
+		if err != nil {
+			return nil, err
+		}
+		tlsCfg, err := upstreamtls.Config(c)
 		if err != nil {
 			return nil, err
 		}
@@ -25,6 +30,9 @@ func init() {
 			KeepalivePoolSize: *c.UpstreamKeepalivePoolSize,
 			WebSocket:         *c.Websocket,
 			Request:           req,
+			TLS:               tlsCfg,
+			HTTP2:             c.UpstreamHTTPVersion != "http1",
+			HTTP1Off:          c.UpstreamHTTPVersion == "http2",
 		})
 	}
 }
