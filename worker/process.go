@@ -96,6 +96,14 @@ func start(conn *ipc.Conn) (*workerState, error) {
 	w := &workerState{log: lg, errLog: errLog, done: make(chan error, 1), gen: in.Gen}
 	if f := file(in.AccessLog); f != nil {
 		w.access = accesslog.FromFile(f)
+	} else if *cfg.Logging.Access.Enabled {
+		// No access log file: lines go to the error log's stream, as in
+		// single-process mode.
+		out := os.Stderr
+		if cfg.Logging.Target == "stdout" {
+			out = os.Stdout
+		}
+		w.access = accesslog.FromFile(out)
 	}
 	h, err := server.BuildHandler(cfg, lg, w.access)
 	if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	_ "embed"
 	"fmt"
+	"log"
 	"net/http"
 	"strconv"
 
@@ -35,12 +36,13 @@ var (
 	// declines.
 	newPHP   func(s router.Spec, web webServer) (router.Action, error)
 	newWeb   func(*config.Web) (webServer, error)
-	newProxy func(p *config.Proxy, chain []*config.Headers, captureNames []string) (proxyServer, error)
+	newProxy func(p *config.Proxy, chain []*config.Headers, captureNames []string, errLog *log.Logger) (proxyServer, error)
 )
 
 // actionMaker builds router actions and remembers what must be closed.
 type actionMaker struct {
 	closers *[]func()
+	log     *log.Logger // for modules' own messages (ReverseProxy body copy errors)
 }
 
 func (m actionMaker) make(s router.Spec) (router.Action, error) {
@@ -107,7 +109,7 @@ func (m actionMaker) proxy(c *config.Proxy, h []*config.Headers, names []string)
 	if newProxy == nil {
 		return nil, fmt.Errorf("module %q is not built into this binary (build with FEATURES=%s)", "proxy", features.ProfileWith("proxy"))
 	}
-	p, err := newProxy(c, h, names)
+	p, err := newProxy(c, h, names, m.log)
 	if err != nil {
 		return nil, err
 	}

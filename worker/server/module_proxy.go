@@ -3,6 +3,7 @@
 package server
 
 import (
+	"log"
 	"time"
 
 	"github.com/fluxheim/fluxheim/shared/config"
@@ -11,7 +12,7 @@ import (
 )
 
 func init() {
-	newProxy = func(c *config.Proxy, chain []*config.Headers, names []string) (proxyServer, error) {
+	newProxy = func(c *config.Proxy, chain []*config.Headers, names []string, errLog *log.Logger) (proxyServer, error) {
 		req, err := requestPolicy(chain, names)
 		if err != nil {
 			return nil, err
@@ -30,6 +31,7 @@ func init() {
 			KeepalivePoolSize: *c.UpstreamKeepalivePoolSize,
 			WebSocket:         *c.Websocket,
 			Request:           req,
+			ErrorLog:          errLog,
 			TLS:               tlsCfg,
 			HTTP2:             c.UpstreamHTTPVersion != "http1",
 			HTTP1Off:          c.UpstreamHTTPVersion == "http2",

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,7 @@ func BuildHandler(cfg *config.Config, lg *slog.Logger, access *accesslog.Logger)
 		maxHdrs: cfg.Server.Limits.MaxRequestHeaders,
 		log:     lg,
 	}
-	am := actionMaker{closers: &h.closers}
+	am := actionMaker{closers: &h.closers, log: log.New(slogWriter{lg}, "", 0)}
 	table, err := router.Build(cfg, am.make, compilePolicy)
 	if err != nil {
 		h.Close()
@@ -230,7 +231,11 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	if len(msg) > 0 && msg[len(msg)-1] == '\n' {
 		msg = msg[:len(msg)-1]
 	}
-	w.l.Debug("net/http", "msg", msg)
+	if strings.HasPrefix(msg, "httputil:") {
+		w.l.Warn("proxy", "msg", msg)
+	} else {
+		w.l.Debug("net/http", "msg", msg)
+	}
 	return len(p), nil
 }
 
