@@ -6,7 +6,8 @@
 #   make test-short                           -short tests with -race, no installs
 #   make lint                                 gofmt + go vet
 #   make fuzz [FUZZTIME=20s]                  every Fuzz target, FUZZTIME each
-#   make bench                                install bench tools, run scripts/bench.sh
+#   make bench                                install bench tools, run scripts/bench.sh and scripts/bench-reload.sh
+#   make bench-reload                         only the reload-under-load run (scripts/bench-reload.sh)
 #   make clean
 
 SHELL := /bin/bash
@@ -33,7 +34,7 @@ TEST_TIMEOUT ?= 20m
 GO_BIN_DIR := $(or $(shell $(GO) env GOBIN 2>/dev/null),$(shell $(GO) env GOPATH 2>/dev/null)/bin)
 export PATH := $(GO_BIN_DIR):$(PATH)
 
-.PHONY: all build run test test-short bench lint fuzz clean help
+.PHONY: all build run test test-short bench bench-reload lint fuzz clean help
 
 all: build
 
@@ -67,10 +68,16 @@ test:
 test-short:
 	$(GO) test -race -short -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## bench: install nginx, wrk, hyperfine, Caddy; run scripts/bench.sh (one table)
+## bench: install nginx, wrk, hyperfine, Caddy; run scripts/bench.sh (one table), then scripts/bench-reload.sh
 bench:
 	scripts/install-bench-deps.sh
 	scripts/bench.sh
+	scripts/bench-reload.sh
+
+## bench-reload: wrk against fluxheim (and nginx) during 20 reloads: requests, non-2xx, socket errors
+bench-reload:
+	scripts/install-bench-deps.sh
+	scripts/bench-reload.sh
 
 ## lint: gofmt -l must be empty, go vet must pass
 lint:

@@ -63,6 +63,16 @@ worker_shutdown_timeout_secs = 2
 func fndStart(t *testing.T, cfg string, files map[string]string, vars map[string]any) *fndServer {
 	t.Helper()
 	srv := harness.Start(t, harness.Options{Config: cfg, Files: files, Vars: vars, StopTimeout: 5 * time.Second})
+	t.Cleanup(func() {
+		// Stop first, so reports printed at exit are seen too (a binary
+		// built with -race, via FLUXHEIM_BIN, reports races on stderr).
+		srv.Stop()
+		for _, bad := range []string{"WARNING: DATA RACE", "panic: ", "fatal error: "} {
+			if strings.Contains(srv.Logs(), bad) {
+				t.Errorf("fluxheim printed %q:\n%s", bad, srv.Logs())
+			}
+		}
+	})
 	addr := srv.Addr("http")
 	return &fndServer{Server: srv, t: t, addr: addr, url: "http://" + addr}
 }

@@ -75,6 +75,25 @@ func TestFoundationProxyForwarding(t *testing.T) {
 	if e := fndEchoedRaw(t, fndRaw(t, s.addr, "POST", raw)); e.Body != "hello, world" || e.Method != "POST" {
 		t.Errorf("chunked POST: upstream saw %s body %q", e.Method, e.Body)
 	}
+
+	// Requests with bodies keep the connection alive: three pipelined on
+	// one connection, all answered, none with Connection: close.
+	c := fndDial(t, s.addr, 10*time.Second)
+	_, _ = io.WriteString(c, "POST /ka/1 HTTP/1.1\r\nHost: proxy.test\r\nContent-Length: 3\r\n\r\none"+
+		"PUT /ka/2 HTTP/1.1\r\nHost: proxy.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n"+
+		"POST /ka/3 HTTP/1.1\r\nHost: proxy.test\r\nContent-Length: 5\r\n\r\nthree")
+	br := bufio.NewReader(c)
+	for i, want := range []string{"one", "two", "three"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("keep-alive response %d: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		e := fndEchoedOf(t, fndResp{Status: resp.StatusCode, Header: resp.Header, Body: string(b)})
+		if e.Body != want || resp.Close {
+			t.Errorf("keep-alive request %d: upstream body %q, close %v; want %q and keep-alive", i+1, e.Body, resp.Close, want)
+		}
+	}
 }
 
 func TestFoundationProxyForwardedHeadersUntrustedPeer(t *testing.T) {
