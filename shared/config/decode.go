@@ -261,6 +261,8 @@ var pathKeys = [][]string{
 	{"tls", "certificates", "[]", "cert_path"},
 	{"tls", "certificates", "[]", "key_path"},
 	{"tls", "client_auth", "ca_path"},
+	{"tls", "acme", "storage"},
+	{"tls", "acme", "issuers", "[]", "ca_bundle_file"},
 	{"proxy", "upstream_ca_path"}, {"proxy", "upstream_client_cert_path"}, {"proxy", "upstream_client_key_path"},
 	{"vhosts", "[]", "proxy", "upstream_ca_path"}, {"vhosts", "[]", "proxy", "upstream_client_cert_path"},
 	{"vhosts", "[]", "proxy", "upstream_client_key_path"},

@@ -42,6 +42,8 @@ type TLS struct {
 	// config fail closed unless the binary runs in FIPS 140-3 mode.
 	FIPS     *FIPSGuard `toml:"fips" json:"fips,omitempty"`
 	ISO19790 *FIPSGuard `toml:"iso19790" json:"iso19790,omitempty"`
+	// ACME is [tls.acme] (acme.go).
+	ACME *ACME `toml:"acme" json:"acme,omitempty"`
 }
 
 // CertPair is a certificate chain and its private key (PEM files). The
@@ -75,8 +77,9 @@ func (t *TLS) FIPSRequired() bool {
 // VhostTLS is [vhosts.tls]: the vhost's certificate, selected by SNI from
 // its hosts.
 type VhostTLS struct {
-	Enabled     *bool     `toml:"enabled" json:"enabled,omitempty"`
-	Certificate *CertPair `toml:"certificate" json:"certificate,omitempty"`
+	Enabled     *bool      `toml:"enabled" json:"enabled,omitempty"`
+	Certificate *CertPair  `toml:"certificate" json:"certificate,omitempty"`
+	ACME        *VhostACME `toml:"acme" json:"acme,omitempty"`
 }
 
 // HTTPSRedirect is [server.https_redirect].
@@ -150,6 +153,9 @@ func defaultTLS(t *TLS) {
 	}
 	if t.ClientAuth == nil {
 		t.ClientAuth = &ClientAuth{}
+	}
+	if t.ACME != nil {
+		defaultACME(t.ACME)
 	}
 	setIfZero(&t.ClientAuth.Mode, "off")
 }
@@ -225,8 +231,9 @@ func validateTLS(c *Config, errs *errList) {
 		errs.add("tls.client_auth.mode", "want off, optional or required, got %q", ca.Mode)
 	}
 	if t.Enabled && len(c.Server.TLSListen) > 0 && !hasFallbackCert(c) {
-		errs.add("tls.certificates", "no fallback certificate: add a [[tls.certificates]] pair, or a [vhosts.tls.certificate] on the default_vhost")
+		errs.add("tls.certificates", "no fallback certificate: add a [[tls.certificates]] pair, or a certificate (static or ACME) on the default_vhost")
 	}
+	validateACME(c, errs)
 	validateFIPS(c, errs)
 }
 
@@ -265,7 +272,7 @@ func hasFallbackCert(c *Config) bool {
 	}
 	if i := vhostIndex(c, c.Server.DefaultVhost); i >= 0 {
 		v := &c.Vhosts[i]
-		return v.TLS != nil && v.TLS.Certificate != nil
+		return v.TLS != nil && (v.TLS.Certificate != nil || v.ACMEManaged())
 	}
 	return false
 }
@@ -275,7 +282,7 @@ func validateVhostTLS(c *Config, v *Vhost, key string, errs *errList) {
 	if v.TLS == nil {
 		return
 	}
-	if c.TLS == nil || !c.TLS.Enabled {
+	if (c.TLS == nil || !c.TLS.Enabled) && (v.TLS.Certificate != nil || v.ACMEManaged()) {
 		errs.add(key+".tls", "needs [tls] enabled = true")
 	}
 	if v.TLS.Certificate != nil {
