@@ -13,11 +13,11 @@ import (
 // may fail, and are reported); every killed worker is respawned and counted
 // in `-s status`.
 func TestProcessWorkerCrashRespawn(t *testing.T) {
-	skipUnlessProcessTests(t)
-	cfg := newProcConfig(t)
+	pmSkipUnlessProcessTests(t)
+	cfg := pmNewProcConfig(t)
 	cfg.Workers = 3
-	m := startMaster(t, cfg, masterOpts{})
-	load := startLoad(t, loadOpts{NewConn: 6, Pace: time.Millisecond}, cfg.Listen...)
+	m := pmStartMaster(t, cfg, pmMasterOpts{})
+	load := pmStartLoad(t, pmLoadOpts{NewConn: 6, Pace: time.Millisecond}, cfg.Listen...)
 	time.Sleep(300 * time.Millisecond)
 
 	const kills = 10
@@ -42,12 +42,12 @@ func TestProcessWorkerCrashRespawn(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	stats := load.finish()
-	reportLoad(t, stats)
-	if n := stats[classNewConn].Errs["refused"]; n != 0 {
-		t.Errorf("%d connections refused while workers were killed: %v", n, stats[classNewConn].Samples)
+	pmReportLoad(t, stats)
+	if n := stats[pmClassNewConn].Errs["refused"]; n != 0 {
+		t.Errorf("%d connections refused while workers were killed: %v", n, stats[pmClassNewConn].Samples)
 	}
-	if stats[classNewConn].OK < 1000 {
-		t.Errorf("only %d successful requests during the kills", stats[classNewConn].OK)
+	if stats[pmClassNewConn].OK < 1000 {
+		t.Errorf("only %d successful requests during the kills", stats[pmClassNewConn].OK)
 	}
 
 	st := m.waitSettled(cfg.Workers, 10*time.Second)
@@ -62,12 +62,12 @@ func TestProcessWorkerCrashRespawn(t *testing.T) {
 			t.Errorf("worker %+v: want a respawned, serving worker", w)
 		}
 	}
-	if kids := childPids(m.pid()); len(kids) != cfg.Workers {
+	if kids := pmChildPids(m.pid()); len(kids) != cfg.Workers {
 		t.Errorf("master %d has children %v, want %d", m.pid(), kids, cfg.Workers)
 	}
 	// Every index is served again: requests still succeed on new connections.
 	for i := 0; i < 20; i++ {
-		if _, err := getGen(cfg.Listen[0]); err != nil {
+		if _, err := pmGetGen(cfg.Listen[0]); err != nil {
 			t.Fatalf("after the kills: %v", err)
 		}
 	}

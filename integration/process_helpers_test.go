@@ -35,19 +35,19 @@ import (
 	"github.com/fluxheim/fluxheim/integration/harness"
 )
 
-// skipUnlessProcessTests skips the slow process-model tests in -short mode.
-func skipUnlessProcessTests(t *testing.T) {
+// pmSkipUnlessProcessTests skips the slow process-model tests in -short mode.
+func pmSkipUnlessProcessTests(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("process-model integration test (real binary, real signals, load); skipped with -short")
 	}
 }
 
-// staticBody is the file the load generator fetches.
-const staticBody = "fluxheim process-model test page\n"
+// pmStaticBody is the file the load generator fetches.
+const pmStaticBody = "fluxheim process-model test page\n"
 
-// procConfig is what the tests vary in the config.
-type procConfig struct {
+// pmProcConfig is what the tests vary in the config.
+type pmProcConfig struct {
 	Dir        string
 	Listen     []string
 	Workers    int
@@ -62,7 +62,7 @@ type procConfig struct {
 	ExtraLines string // appended at the end verbatim
 }
 
-var procConfigTmpl = template.Must(template.New("cfg").Parse(`# process-model test config, generation {{.Gen}}
+var pmProcConfigTmpl = template.Must(template.New("cfg").Parse(`# process-model test config, generation {{.Gen}}
 [server]
 listen = [{{range $i, $a := .Listen}}{{if $i}}, {{end}}"{{$a}}"{{end}}]
 default_vhost = "t"
@@ -113,12 +113,12 @@ upstreams = ["{{.Upstream}}"]
 {{.ExtraLines}}
 `))
 
-// newProcConfig returns the defaults: one listen address, 2 workers,
+// pmNewProcConfig returns the defaults: one listen address, 2 workers,
 // generation 1, short drain deadlines and keep-alive timeout.
-func newProcConfig(t *testing.T) procConfig {
+func pmNewProcConfig(t *testing.T) pmProcConfig {
 	t.Helper()
-	return procConfig{
-		Dir:       procTempDir(t),
+	return pmProcConfig{
+		Dir:       pmProcTempDir(t),
 		Listen:    []string{harness.FreeAddr(t)},
 		Workers:   2,
 		Gen:       1,
@@ -129,45 +129,44 @@ func newProcConfig(t *testing.T) procConfig {
 	}
 }
 
-// procTempDir is a temporary directory readable by every user (workers may
+// pmProcTempDir is a temporary directory readable by every user (workers may
 // run as nobody) and writable only by its owner (the config loader refuses
 // group- or world-writable directories for the pid file and control socket).
-func procTempDir(t *testing.T) string {
+func pmProcTempDir(t *testing.T) string {
 	t.Helper()
+	// t.TempDir() is DIR/NNN where DIR is the test's own os.MkdirTemp
+	// directory (0700): open both for reading.
 	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
+	for _, d := range []string{dir, filepath.Dir(dir)} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
-		}
-		if filepath.Dir(d) == os.TempDir() {
-			break
 		}
 	}
 	www := filepath.Join(dir, "www")
 	if err := os.MkdirAll(www, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte(staticBody), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte(pmStaticBody), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
-func (c procConfig) path() string { return filepath.Join(c.Dir, "fluxheim.toml") }
+func (c pmProcConfig) path() string { return filepath.Join(c.Dir, "fluxheim.toml") }
 
 // write renders the config and replaces the file atomically (a master may
 // read it at any moment on SIGHUP).
-func (c procConfig) write(t testing.TB) string {
+func (c pmProcConfig) write(t testing.TB) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := procConfigTmpl.Execute(&b, c); err != nil {
+	if err := pmProcConfigTmpl.Execute(&b, c); err != nil {
 		t.Fatal(err)
 	}
-	writeFileAtomic(t, c.path(), b.Bytes())
+	pmWriteFileAtomic(t, c.path(), b.Bytes())
 	return c.path()
 }
 
-func writeFileAtomic(t testing.TB, path string, data []byte) {
+func pmWriteFileAtomic(t testing.TB, path string, data []byte) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
@@ -181,9 +180,9 @@ func writeFileAtomic(t testing.TB, path string, data []byte) {
 // ---------------------------------------------------------------------------
 // The master process.
 
-// fhMaster is a running fluxheim master. Its output goes to a log file (not a
+// pmFhMaster is a running fluxheim master. Its output goes to a log file (not a
 // pipe), so masters that replace it in a binary upgrade keep logging there.
-type fhMaster struct {
+type pmFhMaster struct {
 	t       *testing.T
 	bin     string
 	cfgPath string
@@ -197,23 +196,30 @@ type fhMaster struct {
 	pids map[int]bool // every master pid seen (for cleanup)
 }
 
-type masterOpts struct {
+type pmMasterOpts struct {
 	// Wrapper runs before the binary (e.g. systemd-socket-activate ... ).
 	Wrapper []string
 	// Env is added to the environment.
 	Env []string
 	// NoWait returns as soon as the process runs.
 	NoWait bool
+	// Binary replaces the harness's binary.
+	Binary string
+	// Output receives stdout and stderr instead of the log file.
+	Output *os.File
 }
 
-// startMaster starts fluxheim -c cfg.path() and waits until every listen
+// pmStartMaster starts fluxheim -c cfg.path() and waits until every listen
 // address answers with HTTP 200 (unless NoWait). The master and everything
 // it started are stopped when the test ends.
-func startMaster(t *testing.T, cfg procConfig, o masterOpts) *fhMaster {
+func pmStartMaster(t *testing.T, cfg pmProcConfig, o pmMasterOpts) *pmFhMaster {
 	t.Helper()
-	bin := harness.Binary(t)
+	bin := o.Binary
+	if bin == "" {
+		bin = harness.Binary(t)
+	}
 	cfgPath := cfg.write(t)
-	m := &fhMaster{t: t, bin: bin, cfgPath: cfgPath, dir: cfg.Dir, logPath: filepath.Join(cfg.Dir, "master.log"),
+	m := &pmFhMaster{t: t, bin: bin, cfgPath: cfgPath, dir: cfg.Dir, logPath: filepath.Join(cfg.Dir, "master.log"),
 		done: make(chan struct{}), pids: map[int]bool{}}
 	logf, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -225,8 +231,13 @@ func startMaster(t *testing.T, cfg procConfig, o masterOpts) *fhMaster {
 	cmd.Dir = cfg.Dir
 	cmd.Env = append(os.Environ(), o.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if o.Output != nil {
+		cmd.Stdout, cmd.Stderr = o.Output, o.Output
+	}
 	// Its own process group: the test's terminal signals do not reach it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: no stray master when the test binary dies (masters started
+	// by a binary upgrade are not covered; the cleanup stops them).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", argv, err)
 	}
@@ -247,19 +258,33 @@ func startMaster(t *testing.T, cfg procConfig, o masterOpts) *fhMaster {
 		for _, a := range cfg.Listen {
 			m.waitServing(a, 15*time.Second)
 		}
+		m.waitReady(10 * time.Second)
 	}
 	return m
 }
 
-// pid is the first master's pid.
-func (m *fhMaster) pid() int { return m.cmd.Process.Pid }
+// waitReady waits for the pid file: the master writes it once all its
+// workers are ready, a moment after they began to serve.
+func (m *pmFhMaster) waitReady(timeout time.Duration) {
+	m.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for m.pidFromFile() == 0 {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("no pid file %v after the master served; log:\n%s", timeout, m.logTail(60))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
-func (m *fhMaster) logs() string {
+// pid is the first master's pid.
+func (m *pmFhMaster) pid() int { return m.cmd.Process.Pid }
+
+func (m *pmFhMaster) logs() string {
 	b, _ := os.ReadFile(m.logPath)
 	return string(b)
 }
 
-func (m *fhMaster) logTail(n int) string {
+func (m *pmFhMaster) logTail(n int) string {
 	lines := strings.Split(strings.TrimRight(m.logs(), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -269,7 +294,7 @@ func (m *fhMaster) logTail(n int) string {
 
 // waitServing waits until GET / on addr answers 200 (the first master may
 // exit meanwhile only after a hand-over, which the caller handles).
-func (m *fhMaster) waitServing(addr string, timeout time.Duration) {
+func (m *pmFhMaster) waitServing(addr string, timeout time.Duration) {
 	m.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last error
@@ -292,8 +317,20 @@ func (m *fhMaster) waitServing(addr string, timeout time.Duration) {
 	m.t.Fatalf("fluxheim does not serve %s after %v: %v; log:\n%s", addr, timeout, last, m.logTail(60))
 }
 
-// exited reports the first process's exit (ok=false on timeout).
-func (m *fhMaster) wait(timeout time.Duration) (int, bool) {
+// waitLog waits until the master log contains substr.
+func (m *pmFhMaster) waitLog(substr string, timeout time.Duration) {
+	m.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(m.logs(), substr) {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("no %q in the master log after %v", substr, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// wait waits for the first process's exit (ok=false on timeout).
+func (m *pmFhMaster) wait(timeout time.Duration) (int, bool) {
 	select {
 	case <-m.done:
 		return m.code, true
@@ -303,13 +340,13 @@ func (m *fhMaster) wait(timeout time.Duration) (int, bool) {
 }
 
 // ctl runs `fluxheim -s CMD -c CONFIG`.
-func (m *fhMaster) ctl(cmd string) (stdout, stderr string, code int) {
+func (m *pmFhMaster) ctl(cmd string) (stdout, stderr string, code int) {
 	m.t.Helper()
 	return harness.RunWith(m.t, harness.RunOptions{Args: []string{"-s", cmd, "-c", m.cfgPath}, Timeout: 90 * time.Second})
 }
 
 // pidFromFile reads the pid file (0 when missing or malformed).
-func (m *fhMaster) pidFromFile() int {
+func (m *pmFhMaster) pidFromFile() int {
 	b, err := os.ReadFile(filepath.Join(m.dir, "fluxheim.pid"))
 	if err != nil {
 		return 0
@@ -319,7 +356,7 @@ func (m *fhMaster) pidFromFile() int {
 }
 
 // track remembers a master pid for the final cleanup.
-func (m *fhMaster) track(pid int) {
+func (m *pmFhMaster) track(pid int) {
 	m.mu.Lock()
 	m.pids[pid] = true
 	m.mu.Unlock()
@@ -327,7 +364,7 @@ func (m *fhMaster) track(pid int) {
 
 // stopAll SIGTERMs every master this test saw, waits up to 5 s, then
 // SIGKILLs them and their workers.
-func (m *fhMaster) stopAll() {
+func (m *pmFhMaster) stopAll() {
 	if p := m.pidFromFile(); p > 0 {
 		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p)); strings.Contains(exe, "fluxheim") {
 			m.track(p)
@@ -341,23 +378,23 @@ func (m *fhMaster) stopAll() {
 	m.mu.Unlock()
 	var kids []int
 	for _, p := range pids {
-		if processAlive(p) {
-			kids = append(kids, childPids(p)...)
+		if pmProcessAlive(p) {
+			kids = append(kids, pmChildPids(p)...)
 			_ = syscall.Kill(p, syscall.SIGTERM)
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for _, p := range pids {
-		for processAlive(p) && time.Now().Before(deadline) {
+		for pmProcessAlive(p) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if processAlive(p) {
+		if pmProcessAlive(p) {
 			m.t.Logf("master %d still running 5 s after SIGTERM; SIGKILL", p)
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
 	for _, k := range kids {
-		if processAlive(k) {
+		if pmProcessAlive(k) {
 			_ = syscall.Kill(k, syscall.SIGKILL)
 		}
 	}
@@ -371,9 +408,9 @@ func (m *fhMaster) stopAll() {
 // ---------------------------------------------------------------------------
 // /proc readers.
 
-// procStat returns the state letter and parent pid of pid (ok=false when
+// pmProcStat returns the state letter and parent pid of pid (ok=false when
 // the process does not exist).
-func procStat(pid int) (state byte, ppid int, ok bool) {
+func pmProcStat(pid int) (state byte, ppid int, ok bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, 0, false
@@ -391,16 +428,16 @@ func procStat(pid int) (state byte, ppid int, ok bool) {
 	return f[0][0], ppid, true
 }
 
-// processAlive is true for a running (not zombie) process.
-func processAlive(pid int) bool {
-	st, _, ok := procStat(pid)
+// pmProcessAlive is true for a running (not zombie) process.
+func pmProcessAlive(pid int) bool {
+	st, _, ok := pmProcStat(pid)
 	return ok && st != 'Z' && st != 'X'
 }
 
-// waitGone waits until pid is gone or a zombie.
-func waitGone(pid int, timeout time.Duration) bool {
+// pmWaitGone waits until pid is gone or a zombie.
+func pmWaitGone(pid int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for processAlive(pid) {
+	for pmProcessAlive(pid) {
 		if time.Now().After(deadline) {
 			return false
 		}
@@ -409,8 +446,8 @@ func waitGone(pid int, timeout time.Duration) bool {
 	return true
 }
 
-// childPids lists the live children of pid.
-func childPids(pid int) []int {
+// pmChildPids lists the live children of pid.
+func pmChildPids(pid int) []int {
 	ents, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range ents {
@@ -418,7 +455,7 @@ func childPids(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if st, pp, ok := procStat(p); ok && pp == pid && st != 'Z' && st != 'X' {
+		if st, pp, ok := pmProcStat(p); ok && pp == pid && st != 'Z' && st != 'X' {
 			out = append(out, p)
 		}
 	}
@@ -426,8 +463,8 @@ func childPids(pid int) []int {
 	return out
 }
 
-// procStatusField returns a field of /proc/PID/status ("Uid", "VmRSS").
-func procStatusField(pid int, field string) string {
+// pmProcStatusField returns a field of /proc/PID/status ("Uid", "VmRSS").
+func pmProcStatusField(pid int, field string) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return ""
@@ -440,8 +477,8 @@ func procStatusField(pid int, field string) string {
 	return ""
 }
 
-// fdCount is the number of open descriptors of pid.
-func fdCount(t *testing.T, pid int) int {
+// pmFdCount is the number of open descriptors of pid.
+func pmFdCount(t *testing.T, pid int) int {
 	t.Helper()
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
@@ -450,10 +487,10 @@ func fdCount(t *testing.T, pid int) int {
 	return len(ents)
 }
 
-// rssKiB is VmRSS of pid in KiB.
-func rssKiB(t *testing.T, pid int) int {
+// pmRssKiB is VmRSS of pid in KiB.
+func pmRssKiB(t *testing.T, pid int) int {
 	t.Helper()
-	v := strings.TrimSuffix(procStatusField(pid, "VmRSS"), " kB")
+	v := strings.TrimSuffix(pmProcStatusField(pid, "VmRSS"), " kB")
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
 		t.Fatalf("VmRSS of %d: %q", pid, v)
@@ -464,24 +501,24 @@ func rssKiB(t *testing.T, pid int) int {
 // ---------------------------------------------------------------------------
 // fluxheim -s status.
 
-type statusWorker struct {
+type pmStatusWorker struct {
 	Pid, Gen, Index int
 	State           string
 }
 
-type masterStatus struct {
+type pmMasterStatus struct {
 	Pid, Gen, Restarts, Sockets int
-	Workers                     []statusWorker
+	Workers                     []pmStatusWorker
 }
 
 var (
-	statusMasterRE = regexp.MustCompile(`master pid (\d+), up \S+, generation (\d+), (\d+) restarts, (\d+) sockets`)
-	statusWorkerRE = regexp.MustCompile(`worker pid (\d+)\s+generation (\d+)\s+index (\d+)\s+(\w+)`)
+	pmStatusMasterRE = regexp.MustCompile(`master pid (\d+), up \S+, generation (\d+), (\d+) restarts, (\d+) sockets`)
+	pmStatusWorkerRE = regexp.MustCompile(`worker pid (\d+)\s+generation (\d+)\s+index (\d+)\s+(\w+)`)
 )
 
-func parseStatus(out string) (masterStatus, error) {
-	var st masterStatus
-	mm := statusMasterRE.FindStringSubmatch(out)
+func pmParseStatus(out string) (pmMasterStatus, error) {
+	var st pmMasterStatus
+	mm := pmStatusMasterRE.FindStringSubmatch(out)
 	if mm == nil {
 		return st, fmt.Errorf("no master line in %q", out)
 	}
@@ -489,8 +526,8 @@ func parseStatus(out string) (masterStatus, error) {
 	st.Gen, _ = strconv.Atoi(mm[2])
 	st.Restarts, _ = strconv.Atoi(mm[3])
 	st.Sockets, _ = strconv.Atoi(mm[4])
-	for _, w := range statusWorkerRE.FindAllStringSubmatch(out, -1) {
-		var sw statusWorker
+	for _, w := range pmStatusWorkerRE.FindAllStringSubmatch(out, -1) {
+		var sw pmStatusWorker
 		sw.Pid, _ = strconv.Atoi(w[1])
 		sw.Gen, _ = strconv.Atoi(w[2])
 		sw.Index, _ = strconv.Atoi(w[3])
@@ -501,13 +538,13 @@ func parseStatus(out string) (masterStatus, error) {
 }
 
 // status runs -s status and parses it; the command must succeed.
-func (m *fhMaster) status() masterStatus {
+func (m *pmFhMaster) status() pmMasterStatus {
 	m.t.Helper()
 	out, errOut, code := m.ctl("status")
 	if code != 0 {
 		m.t.Fatalf("fluxheim -s status: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	st, err := parseStatus(out)
+	st, err := pmParseStatus(out)
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -516,7 +553,7 @@ func (m *fhMaster) status() masterStatus {
 
 // waitSettled waits until the master runs exactly want workers, all serving
 // (no draining or starting one left), and returns the status.
-func (m *fhMaster) waitSettled(want int, timeout time.Duration) masterStatus {
+func (m *pmFhMaster) waitSettled(want int, timeout time.Duration) pmMasterStatus {
 	m.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -535,9 +572,9 @@ func (m *fhMaster) waitSettled(want int, timeout time.Duration) masterStatus {
 // ---------------------------------------------------------------------------
 // Upstream.
 
-// startUpstream serves /up/echo (reads the body, answers n=LEN), /up/slow
+// pmStartUpstream serves /up/echo (reads the body, answers n=LEN), /up/slow
 // (?ms=N sleeps N ms) and anything else with "up".
-func startUpstream(t *testing.T) string {
+func pmStartUpstream(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -567,40 +604,40 @@ func startUpstream(t *testing.T) string {
 // ---------------------------------------------------------------------------
 // Load generator.
 
-type loadClass int
+type pmLoadClass int
 
 const (
-	classKeepAlive loadClass = iota // GET over keep-alive connections
-	classNewConn                    // GET, a new connection per request
-	classPost                       // POST over keep-alive, non-replayable body
-	numClasses
+	pmClassKeepAlive pmLoadClass = iota // GET over keep-alive connections
+	pmClassNewConn                      // GET, a new connection per request
+	pmClassPost                         // POST over keep-alive, non-replayable body
+	pmNumClasses
 )
 
-func (c loadClass) String() string {
+func (c pmLoadClass) String() string {
 	return [...]string{"keep-alive GET", "new-connection GET", "keep-alive POST (no GetBody)"}[c]
 }
 
-var errKinds = []string{"refused", "reset", "eof", "timeout", "retried", "other"}
+var pmErrKinds = []string{"refused", "reset", "eof", "timeout", "retried", "other"}
 
-// errRetried marks a request the client had to send twice: the server
+// pmErrRetried marks a request the client had to send twice: the server
 // closed the keep-alive connection it was sent on.
-var errRetried = errors.New("sent twice: the server closed the reused connection under the request (hidden by the client's automatic retry)")
+var pmErrRetried = errors.New("sent twice: the server closed the reused connection under the request (hidden by the client's automatic retry)")
 
-// classStats counts the outcomes of one class.
-type classStats struct {
+// pmClassStats counts the outcomes of one class.
+type pmClassStats struct {
 	Total, OK, Non2xx int
 	Errs              map[string]int
 	Samples           []string // first failures, for the report
 	MaxGen            int
-	obs               []genObs
+	obs               []pmGenObs
 }
 
-type genObs struct {
+type pmGenObs struct {
 	start int64 // UnixNano when the request started
 	gen   int
 }
 
-func (s *classStats) failed() int {
+func (s *pmClassStats) failed() int {
 	n := s.Non2xx
 	for _, v := range s.Errs {
 		n += v
@@ -608,68 +645,68 @@ func (s *classStats) failed() int {
 	return n
 }
 
-func (s *classStats) String() string {
+func (s *pmClassStats) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d requests, %d ok, %d non-2xx", s.Total, s.OK, s.Non2xx)
-	for _, k := range errKinds {
+	for _, k := range pmErrKinds {
 		fmt.Fprintf(&b, ", %s %d", k, s.Errs[k])
 	}
 	return b.String()
 }
 
-type loadOpts struct {
+type pmLoadOpts struct {
 	KeepAlive, NewConn, Post int           // goroutines per class
 	Pace                     time.Duration // pause between requests of a goroutine
 	Timeout                  time.Duration // per request; default 10 s
 }
 
-// loadGen runs continuous load on loopback against every target address.
-type loadGen struct {
-	opts    loadOpts
+// pmLoadGen runs continuous load on loopback against every target address.
+type pmLoadGen struct {
+	opts    pmLoadOpts
 	mu      sync.Mutex
 	targets []string
-	stats   [numClasses]*classStats
+	stats   [pmNumClasses]*pmClassStats
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
-// startLoad starts the load on addrs (host:port); add more with addTarget.
-func startLoad(t *testing.T, o loadOpts, addrs ...string) *loadGen {
+// pmStartLoad starts the load on addrs (host:port); add more with addTarget.
+func pmStartLoad(t *testing.T, o pmLoadOpts, addrs ...string) *pmLoadGen {
 	t.Helper()
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
 	}
-	g := &loadGen{opts: o, targets: append([]string(nil), addrs...), stop: make(chan struct{})}
+	g := &pmLoadGen{opts: o, targets: append([]string(nil), addrs...), stop: make(chan struct{})}
 	for i := range g.stats {
-		g.stats[i] = &classStats{Errs: map[string]int{}}
+		g.stats[i] = &pmClassStats{Errs: map[string]int{}}
 	}
-	run := func(c loadClass, n int) {
+	run := func(c pmLoadClass, n int) {
 		for i := 0; i < n; i++ {
 			g.wg.Add(1)
 			go g.worker(c, i)
 		}
 	}
-	run(classKeepAlive, o.KeepAlive)
-	run(classNewConn, o.NewConn)
-	run(classPost, o.Post)
+	run(pmClassKeepAlive, o.KeepAlive)
+	run(pmClassNewConn, o.NewConn)
+	run(pmClassPost, o.Post)
 	t.Cleanup(func() { g.finish() })
 	return g
 }
 
-func (g *loadGen) addTarget(addr string) {
+func (g *pmLoadGen) addTarget(addr string) {
 	g.mu.Lock()
 	g.targets = append(g.targets, addr)
 	g.mu.Unlock()
 }
 
-func (g *loadGen) target(i int) string {
+func (g *pmLoadGen) target(i int) string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.targets[i%len(g.targets)]
 }
 
 // finish stops the load and returns the counts (idempotent).
-func (g *loadGen) finish() [numClasses]*classStats {
+func (g *pmLoadGen) finish() [pmNumClasses]*pmClassStats {
 	select {
 	case <-g.stop:
 	default:
@@ -679,23 +716,23 @@ func (g *loadGen) finish() [numClasses]*classStats {
 	return g.stats
 }
 
-// postBody is a plain io.Reader: http.NewRequest cannot set GetBody, so the
+// pmPostBody is a plain io.Reader: http.NewRequest cannot set GetBody, so the
 // transport never replays the request on another connection.
-type postBody struct{ io.Reader }
+type pmPostBody struct{ io.Reader }
 
-const postSize = 4096
+const pmPostSize = 4096
 
-func (g *loadGen) worker(c loadClass, id int) {
+func (g *pmLoadGen) worker(c pmLoadClass, id int) {
 	defer g.wg.Done()
 	tr := &http.Transport{
 		Proxy:               nil,
-		DisableKeepAlives:   c == classNewConn,
+		DisableKeepAlives:   c == pmClassNewConn,
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: g.opts.Timeout}
-	payload := strings.Repeat("p", postSize)
+	payload := strings.Repeat("p", pmPostSize)
 	for n := id; ; n++ {
 		select {
 		case <-g.stop:
@@ -704,11 +741,11 @@ func (g *loadGen) worker(c loadClass, id int) {
 		}
 		addr := g.target(n)
 		var req *http.Request
-		want := staticBody
-		if c == classPost {
-			req, _ = http.NewRequest(http.MethodPost, "http://"+addr+"/up/echo", postBody{strings.NewReader(payload)})
-			req.ContentLength = postSize
-			want = "n=" + strconv.Itoa(postSize)
+		want := pmStaticBody
+		if c == pmClassPost {
+			req, _ = http.NewRequest(http.MethodPost, "http://"+addr+"/up/echo", pmPostBody{strings.NewReader(payload)})
+			req.ContentLength = pmPostSize
+			want = "n=" + strconv.Itoa(pmPostSize)
 		} else {
 			req, _ = http.NewRequest(http.MethodGet, "http://"+addr+"/index.html", nil)
 		}
@@ -720,9 +757,9 @@ func (g *loadGen) worker(c loadClass, id int) {
 			GotConn: func(httptrace.GotConnInfo) { conns.Add(1) },
 		}))
 		start := time.Now()
-		status, gen, err := doRequest(client, req, want)
+		status, gen, err := pmDoRequest(client, req, want)
 		if err == nil && conns.Load() > 1 {
-			err = errRetried
+			err = pmErrRetried
 		}
 		g.record(c, start, status, gen, err)
 		if g.opts.Pace > 0 {
@@ -735,7 +772,7 @@ func (g *loadGen) worker(c loadClass, id int) {
 	}
 }
 
-func doRequest(client *http.Client, req *http.Request, want string) (int, int, error) {
+func pmDoRequest(client *http.Client, req *http.Request, want string) (int, int, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, 0, err
@@ -747,26 +784,26 @@ func doRequest(client *http.Client, req *http.Request, want string) (int, int, e
 	}
 	gen, _ := strconv.Atoi(resp.Header.Get("X-Gen"))
 	if resp.StatusCode/100 == 2 && string(body) != want {
-		return resp.StatusCode, gen, fmt.Errorf("body %q, want %q", truncate(string(body), 80), want)
+		return resp.StatusCode, gen, fmt.Errorf("body %q, want %q", pmTruncate(string(body), 80), want)
 	}
 	return resp.StatusCode, gen, nil
 }
 
-func truncate(s string, n int) string {
+func pmTruncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
 	}
 	return s
 }
 
-func (g *loadGen) record(c loadClass, start time.Time, status, gen int, err error) {
+func (g *pmLoadGen) record(c pmLoadClass, start time.Time, status, gen int, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.stats[c]
 	s.Total++
 	switch {
 	case err != nil:
-		k := errKind(err)
+		k := pmErrKind(err)
 		s.Errs[k]++
 		if len(s.Samples) < 8 {
 			s.Samples = append(s.Samples, fmt.Sprintf("%s +%s: %s: %v", start.Format("15:04:05.000"), time.Since(start).Round(time.Millisecond), k, err))
@@ -781,16 +818,16 @@ func (g *loadGen) record(c loadClass, start time.Time, status, gen int, err erro
 		if gen > s.MaxGen {
 			s.MaxGen = gen
 		}
-		s.obs = append(s.obs, genObs{start: start.UnixNano(), gen: gen})
+		s.obs = append(s.obs, pmGenObs{start: start.UnixNano(), gen: gen})
 	}
 }
 
-// errKind sorts a transport error into refused, reset, eof, timeout, other.
-func errKind(err error) string {
+// pmErrKind sorts a transport error into refused, reset, eof, timeout, other.
+func pmErrKind(err error) string {
 	msg := err.Error()
 	var ne net.Error
 	switch {
-	case errors.Is(err, errRetried):
+	case errors.Is(err, pmErrRetried):
 		return "retried"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
@@ -806,13 +843,13 @@ func errKind(err error) string {
 
 // report logs every class and fails the test for failures in the classes
 // that must be clean.
-func reportLoad(t *testing.T, stats [numClasses]*classStats, mustBeClean ...loadClass) {
+func pmReportLoad(t *testing.T, stats [pmNumClasses]*pmClassStats, mustBeClean ...pmLoadClass) {
 	t.Helper()
-	clean := map[loadClass]bool{}
+	clean := map[pmLoadClass]bool{}
 	for _, c := range mustBeClean {
 		clean[c] = true
 	}
-	for c := loadClass(0); c < numClasses; c++ {
+	for c := pmLoadClass(0); c < pmNumClasses; c++ {
 		s := stats[c]
 		if s.Total == 0 {
 			continue
@@ -830,17 +867,25 @@ func reportLoad(t *testing.T, stats [numClasses]*classStats, mustBeClean ...load
 	}
 }
 
-// genMark says: requests started after At+slack must see generation >= Gen.
-type genMark struct {
+// pmGenMark says: requests started after At+slack must see generation >= Gen.
+type pmGenMark struct {
 	Gen int
 	At  time.Time
 }
 
-// checkGenerations fails when a request that started well after reload k
-// had returned was answered by an older generation.
-func checkGenerations(t *testing.T, stats [numClasses]*classStats, marks []genMark, slack time.Duration) {
+// pmCheckGenerations fails when a request that started after reload k had
+// returned was answered by an older generation. A new connection must reach
+// the new generation at once (the master answers only when the old workers
+// stopped accepting); a keep-alive connection of the old generation may
+// carry one more request (answered with Connection: close), hence slack for
+// the keep-alive classes.
+func pmCheckGenerations(t *testing.T, stats [pmNumClasses]*pmClassStats, marks []pmGenMark, slack time.Duration) {
 	t.Helper()
-	for c := loadClass(0); c < numClasses; c++ {
+	for c := pmLoadClass(0); c < pmNumClasses; c++ {
+		slack := slack
+		if c == pmClassNewConn {
+			slack = 0
+		}
 		bad, first := 0, ""
 		for _, o := range stats[c].obs {
 			for i := len(marks) - 1; i >= 0; i-- {
@@ -862,8 +907,8 @@ func checkGenerations(t *testing.T, stats [numClasses]*classStats, marks []genMa
 	}
 }
 
-// getGen fetches /index.html on a new connection and returns X-Gen.
-func getGen(addr string) (int, error) {
+// pmGetGen fetches /index.html on a new connection and returns X-Gen.
+func pmGetGen(addr string) (int, error) {
 	r, err := harness.TryGet("http://"+addr+"/index.html", "")
 	if err != nil {
 		return 0, err
@@ -874,14 +919,14 @@ func getGen(addr string) (int, error) {
 	return strconv.Atoi(r.Header.Get("X-Gen"))
 }
 
-// waitGen waits until new connections to every address see generation gen.
-func waitGen(t *testing.T, gen int, timeout time.Duration, addrs ...string) {
+// pmWaitGen waits until new connections to every address see generation gen.
+func pmWaitGen(t *testing.T, gen int, timeout time.Duration, addrs ...string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for _, a := range addrs {
 		// Several connections: with SO_REUSEPORT each may reach another worker.
 		for seen := 0; seen < 4; {
-			g, err := getGen(a)
+			g, err := pmGetGen(a)
 			if err == nil && g >= gen {
 				seen++
 				continue
@@ -895,13 +940,41 @@ func waitGen(t *testing.T, gen int, timeout time.Duration, addrs ...string) {
 	}
 }
 
-// randDuration is uniform in [lo, hi).
-func randDuration(lo, hi time.Duration) time.Duration {
+// pmBurstGen opens n connections to addr at once and returns the lowest
+// generation they were answered by (or the first error).
+func pmBurstGen(addr string, n int) (int, error) {
+	type res struct {
+		gen int
+		err error
+	}
+	ch := make(chan res, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			g, err := pmGetGen(addr)
+			ch <- res{g, err}
+		}()
+	}
+	lowest := int(^uint(0) >> 1)
+	var first error
+	for i := 0; i < n; i++ {
+		r := <-ch
+		if r.err != nil && first == nil {
+			first = r.err
+		}
+		if r.err == nil && r.gen < lowest {
+			lowest = r.gen
+		}
+	}
+	return lowest, first
+}
+
+// pmRandDuration is uniform in [lo, hi).
+func pmRandDuration(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(rand.Int64N(int64(hi-lo)))
 }
 
-// readLines returns the non-empty lines of a file.
-func readLines(t *testing.T, path string) []string {
+// pmReadLines returns the non-empty lines of a file.
+func pmReadLines(t *testing.T, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -15,16 +15,16 @@ import (
 // (and then SIGUSR1) makes the workers write new lines to a new file at the
 // original path; the moved file gets nothing more.
 func TestProcessReopenLogs(t *testing.T) {
-	skipUnlessProcessTests(t)
-	cfg := newProcConfig(t)
+	pmSkipUnlessProcessTests(t)
+	cfg := pmNewProcConfig(t)
 	cfg.AccessLog = filepath.Join(cfg.Dir, "access.log")
-	m := startMaster(t, cfg, masterOpts{})
+	m := pmStartMaster(t, cfg, pmMasterOpts{})
 
 	// request sends a request with a marker path and waits until the line
 	// is in path (workers flush their access log buffer within 1 s).
 	request := func(marker, path string) {
 		t.Helper()
-		if r, err := getPath(cfg.Listen[0], "/"+marker); err != nil || r != 404 {
+		if r, err := pmGetPath(cfg.Listen[0], "/"+marker); err != nil || r != 404 {
 			t.Fatalf("GET /%s: status %d, %v", marker, r, err)
 		}
 		deadline := time.Now().Add(5 * time.Second)
@@ -69,7 +69,7 @@ func TestProcessReopenLogs(t *testing.T) {
 		}
 		// Every worker writes to the new file, not just one.
 		for i := 0; i < 20; i++ {
-			_, _ = getPath(cfg.Listen[0], "/spread-"+how)
+			_, _ = pmGetPath(cfg.Listen[0], "/spread-"+how)
 		}
 		time.Sleep(1500 * time.Millisecond)
 		if c := countIn(moved, "spread-"+how); c != 0 {
@@ -103,8 +103,8 @@ func TestProcessReopenLogs(t *testing.T) {
 	})
 }
 
-// getPath GETs path on a new connection and returns the status.
-func getPath(addr, path string) (int, error) {
+// pmGetPath GETs path on a new connection and returns the status.
+func pmGetPath(addr, path string) (int, error) {
 	r, err := harness.TryGet("http://"+addr+path, "")
 	if err != nil {
 		return 0, err

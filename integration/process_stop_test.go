@@ -3,32 +3,34 @@ package integration
 import (
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-type slowResult struct {
+type pmSlowResult struct {
 	status int
 	body   string
 	err    error
 	took   time.Duration
 }
 
-// slowRequest GETs /up/slow?ms=N through fluxheim in the background.
-func slowRequest(addr string, ms string) <-chan slowResult {
-	ch := make(chan slowResult, 1)
+// pmSlowRequest GETs /up/slow?ms=N through fluxheim in the background.
+func pmSlowRequest(addr string, ms string) <-chan pmSlowResult {
+	ch := make(chan pmSlowResult, 1)
 	go func() {
 		start := time.Now()
 		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}
 		resp, err := c.Get("http://" + addr + "/up/slow?ms=" + ms)
 		if err != nil {
-			ch <- slowResult{err: err, took: time.Since(start)}
+			ch <- pmSlowResult{err: err, took: time.Since(start)}
 			return
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		ch <- slowResult{status: resp.StatusCode, body: string(b), err: err, took: time.Since(start)}
+		ch <- pmSlowResult{status: resp.StatusCode, body: string(b), err: err, took: time.Since(start)}
 	}()
 	return ch
 }
@@ -38,11 +40,11 @@ func slowRequest(addr string, ms string) <-chan slowResult {
 // once the master stopped, and the master exits 0 and releases the
 // address, pid file and control socket.
 func TestProcessQuitFinishesInFlight(t *testing.T) {
-	skipUnlessProcessTests(t)
-	cfg := newProcConfig(t)
-	cfg.Upstream = startUpstream(t)
-	m := startMaster(t, cfg, masterOpts{})
-	res := slowRequest(cfg.Listen[0], "3000")
+	pmSkipUnlessProcessTests(t)
+	cfg := pmNewProcConfig(t)
+	cfg.Upstream = pmStartUpstream(t)
+	m := pmStartMaster(t, cfg, pmMasterOpts{})
+	res := pmSlowRequest(cfg.Listen[0], "3000")
 	time.Sleep(500 * time.Millisecond)
 
 	start := time.Now()
@@ -61,7 +63,7 @@ func TestProcessQuitFinishesInFlight(t *testing.T) {
 	if exit, ok := m.wait(5 * time.Second); !ok || exit != 0 {
 		t.Fatalf("master after quit: exit %d, exited %v; want 0", exit, ok)
 	}
-	if _, err := getGen(cfg.Listen[0]); err == nil {
+	if _, err := pmGetGen(cfg.Listen[0]); err == nil {
 		t.Errorf("%s still answers after the master quit", cfg.Listen[0])
 	}
 	if p := m.pidFromFile(); p != 0 {
@@ -75,12 +77,12 @@ func TestProcessQuitFinishesInFlight(t *testing.T) {
 // TestProcessStopIsFast: `fluxheim -s stop` with a long request in flight:
 // the master (and the CLI) are done within 2 s.
 func TestProcessStopIsFast(t *testing.T) {
-	skipUnlessProcessTests(t)
-	cfg := newProcConfig(t)
-	cfg.Upstream = startUpstream(t)
-	m := startMaster(t, cfg, masterOpts{})
-	workers := childPids(m.pid())
-	res := slowRequest(cfg.Listen[0], "20000")
+	pmSkipUnlessProcessTests(t)
+	cfg := pmNewProcConfig(t)
+	cfg.Upstream = pmStartUpstream(t)
+	m := pmStartMaster(t, cfg, pmMasterOpts{})
+	workers := pmChildPids(m.pid())
+	res := pmSlowRequest(cfg.Listen[0], "20000")
 	time.Sleep(500 * time.Millisecond)
 
 	start := time.Now()
@@ -98,7 +100,7 @@ func TestProcessStopIsFast(t *testing.T) {
 		t.Errorf("master exit code %d after stop, want 0", exit)
 	}
 	for _, w := range workers {
-		if !waitGone(w, 500*time.Millisecond) {
+		if !pmWaitGone(w, 500*time.Millisecond) {
 			t.Errorf("worker %d still runs after the master stopped", w)
 		}
 	}
@@ -109,5 +111,73 @@ func TestProcessStopIsFast(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Errorf("the client of the request in flight was not disconnected by the stop")
+	}
+}
+
+// TestProcessMasterSurvivesClosedOutput: the master's stdout/stderr is a
+// pipe whose reader goes away (the terminal or supervisor that started it,
+// a restarted journald). Logging must not kill the master with SIGPIPE: a
+// reload and a request afterwards still work.
+func TestProcessMasterSurvivesClosedOutput(t *testing.T) {
+	pmSkipUnlessProcessTests(t)
+	cfg := pmNewProcConfig(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pmStartMaster(t, cfg, pmMasterOpts{Output: w})
+	w.Close()
+	r.Close() // from now on every log line of the master hits EPIPE
+	for gen := 2; gen <= 3; gen++ {
+		cfg.Gen = gen
+		cfg.write(t)
+		out, errOut, code := m.ctl("reload")
+		if code != 0 || !pmProcessAlive(m.pid()) {
+			exit, _ := m.wait(100 * time.Millisecond)
+			t.Fatalf("reload with a closed stderr: exit %d (%s%s); master alive %v, exit status %d", code, out, errOut, pmProcessAlive(m.pid()), exit)
+		}
+		if g, err := pmGetGen(cfg.Listen[0]); err != nil || g != gen {
+			t.Fatalf("after the reload: generation %d, %v; want %d", g, err, gen)
+		}
+	}
+}
+
+// TestProcessTermDuringQuit: SIGTERM while a graceful stop waits for a long
+// request (nginx: TERM after QUIT) turns it into a fast stop: the master is
+// gone within 2 s of the TERM, and the quitting CLI still gets its answer.
+func TestProcessTermDuringQuit(t *testing.T) {
+	pmSkipUnlessProcessTests(t)
+	cfg := pmNewProcConfig(t)
+	cfg.Upstream = pmStartUpstream(t)
+	cfg.QuitSecs = 60
+	m := pmStartMaster(t, cfg, pmMasterOpts{})
+	res := pmSlowRequest(cfg.Listen[0], "30000")
+	time.Sleep(300 * time.Millisecond)
+	quit := make(chan int, 1)
+	go func() {
+		_, _, code := m.ctl("quit")
+		quit <- code
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if _, ok := m.wait(0); ok {
+		t.Fatal("the master exited during a graceful stop with a 30 s request in flight")
+	}
+	start := time.Now()
+	if err := syscall.Kill(m.pid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.wait(2 * time.Second); !ok {
+		t.Fatalf("master still running %v after SIGTERM during a graceful stop", time.Since(start))
+	}
+	select {
+	case code := <-quit:
+		if code != 0 {
+			t.Errorf("-s quit: exit %d after the fast stop, want 0", code)
+		}
+	case <-time.After(3 * time.Second):
+		t.Errorf("-s quit got no answer")
+	}
+	if r := <-res; r.err == nil && r.status == 200 {
+		t.Errorf("the 30 s request completed although the server stopped")
 	}
 }

@@ -16,13 +16,13 @@ import (
 	"github.com/fluxheim/fluxheim/integration/harness"
 )
 
-// notifySocket is a NOTIFY_SOCKET the test listens on.
-type notifySocket struct {
+// pmNotifySocket is a NOTIFY_SOCKET the test listens on.
+type pmNotifySocket struct {
 	path string
 	msgs chan string
 }
 
-func listenNotify(t *testing.T, dir string) *notifySocket {
+func pmListenNotify(t *testing.T, dir string) *pmNotifySocket {
 	t.Helper()
 	path := filepath.Join(dir, "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
@@ -30,7 +30,7 @@ func listenNotify(t *testing.T, dir string) *notifySocket {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	n := &notifySocket{path: path, msgs: make(chan string, 64)}
+	n := &pmNotifySocket{path: path, msgs: make(chan string, 64)}
 	go func() {
 		buf := make([]byte, 64<<10)
 		for {
@@ -46,7 +46,7 @@ func listenNotify(t *testing.T, dir string) *notifySocket {
 }
 
 // next returns the next message (fails the test after timeout).
-func (n *notifySocket) next(t *testing.T, timeout time.Duration, what string) string {
+func (n *pmNotifySocket) next(t *testing.T, timeout time.Duration, what string) string {
 	t.Helper()
 	select {
 	case m, ok := <-n.msgs:
@@ -61,7 +61,7 @@ func (n *notifySocket) next(t *testing.T, timeout time.Duration, what string) st
 }
 
 // noMore fails when another message arrives within d.
-func (n *notifySocket) noMore(t *testing.T, d time.Duration) {
+func (n *pmNotifySocket) noMore(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
 	case m := <-n.msgs:
@@ -70,7 +70,7 @@ func (n *notifySocket) noMore(t *testing.T, d time.Duration) {
 	}
 }
 
-func notifyFields(msg string) map[string]string {
+func pmNotifyFields(msg string) map[string]string {
 	f := map[string]string{}
 	for _, l := range strings.Split(msg, "\n") {
 		if k, v, ok := strings.Cut(l, "="); ok {
@@ -80,7 +80,7 @@ func notifyFields(msg string) map[string]string {
 	return f
 }
 
-func monotonicUsecNow(t *testing.T) int64 {
+func pmMonotonicUsecNow(t *testing.T) int64 {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		t.Fatal(err)
@@ -88,13 +88,13 @@ func monotonicUsecNow(t *testing.T) int64 {
 	return ts.Nano() / 1000
 }
 
-// expectReload checks the RELOADING=1 (with a current MONOTONIC_USEC) then
+// pmExpectReload checks the RELOADING=1 (with a current MONOTONIC_USEC) then
 // READY=1 pair of one reload.
-func expectReload(t *testing.T, n *notifySocket, how string) {
+func pmExpectReload(t *testing.T, n *pmNotifySocket, how string) {
 	t.Helper()
-	before := monotonicUsecNow(t)
+	before := pmMonotonicUsecNow(t)
 	msg := n.next(t, 10*time.Second, "RELOADING=1 ("+how+")")
-	f := notifyFields(msg)
+	f := pmNotifyFields(msg)
 	if f["RELOADING"] != "1" {
 		t.Fatalf("%s: first message %q, want RELOADING=1", how, msg)
 	}
@@ -105,12 +105,12 @@ func expectReload(t *testing.T, n *notifySocket, how string) {
 		t.Errorf("%s: MONOTONIC_USEC=%d is %d µs away from CLOCK_MONOTONIC", how, usec, d)
 	}
 	msg = n.next(t, 10*time.Second, "READY=1 after the reload ("+how+")")
-	if f := notifyFields(msg); f["READY"] != "1" {
+	if f := pmNotifyFields(msg); f["READY"] != "1" {
 		t.Errorf("%s: message after RELOADING=1 is %q, want READY=1", how, msg)
 	}
 }
 
-func requireSocketActivate(t *testing.T) string {
+func pmRequireSocketActivate(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("systemd-socket-activate")
 	if err != nil {
@@ -126,24 +126,25 @@ func requireSocketActivate(t *testing.T) string {
 // sends RELOADING=1 with MONOTONIC_USEC, then READY=1; a stop sends
 // STOPPING=1.
 func TestProcessSystemdSocketActivation(t *testing.T) {
-	skipUnlessProcessTests(t)
-	ssa := requireSocketActivate(t)
-	cfg := newProcConfig(t)
-	ns := listenNotify(t, cfg.Dir)
+	pmSkipUnlessProcessTests(t)
+	ssa := pmRequireSocketActivate(t)
+	cfg := pmNewProcConfig(t)
+	ns := pmListenNotify(t, cfg.Dir)
 	addr := cfg.Listen[0]
-	m := startMaster(t, cfg, masterOpts{
+	m := pmStartMaster(t, cfg, pmMasterOpts{
 		Wrapper: []string{ssa, "-l", addr, "-E", "NOTIFY_SOCKET=" + ns.path},
 		NoWait:  true,
 	})
 	// The first connection makes systemd-socket-activate exec fluxheim; it
 	// waits in the inherited socket's queue until a worker accepts it.
 	m.waitServing(addr, 15*time.Second)
+	m.waitReady(10 * time.Second)
 
 	msg := ns.next(t, 10*time.Second, "READY=1")
-	if f := notifyFields(msg); f["READY"] != "1" || f["STATUS"] == "" {
+	if f := pmNotifyFields(msg); f["READY"] != "1" || f["STATUS"] == "" {
 		t.Errorf("first sd_notify message %q, want READY=1 with a STATUS", msg)
 	}
-	if _, ok := notifyFields(msg)["MAINPID"]; ok {
+	if _, ok := pmNotifyFields(msg)["MAINPID"]; ok {
 		t.Errorf("first start sent MAINPID: %q", msg)
 	}
 	if !strings.Contains(m.logs(), "adopted socket from systemd") {
@@ -157,7 +158,7 @@ func TestProcessSystemdSocketActivation(t *testing.T) {
 		t.Errorf("status: %d sockets, workers %+v; want the one inherited socket shared by %d workers", st.Sockets, st.Workers, cfg.Workers)
 	}
 	// The master holds the inherited socket (fd 3 from systemd-socket-activate).
-	if l, err := readlinkFd(m.pid(), 3); err != nil || !strings.HasPrefix(l, "socket:") {
+	if l, err := pmReadlinkFd(m.pid(), 3); err != nil || !strings.HasPrefix(l, "socket:") {
 		t.Errorf("master fd 3 = %q, %v; want the inherited socket", l, err)
 	}
 
@@ -166,8 +167,8 @@ func TestProcessSystemdSocketActivation(t *testing.T) {
 	if out, errOut, code := m.ctl("reload"); code != 0 {
 		t.Fatalf("reload: exit %d\n%s\n%s", code, out, errOut)
 	}
-	expectReload(t, ns, "fluxheim -s reload")
-	if g, err := getGen(addr); err != nil || g != 2 {
+	pmExpectReload(t, ns, "fluxheim -s reload")
+	if g, err := pmGetGen(addr); err != nil || g != 2 {
 		t.Errorf("after reload: generation %d, %v; want 2", g, err)
 	}
 
@@ -176,23 +177,46 @@ func TestProcessSystemdSocketActivation(t *testing.T) {
 	if err := syscall.Kill(m.pid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	expectReload(t, ns, "SIGHUP")
-	waitGen(t, 3, 5*time.Second, addr)
+	pmExpectReload(t, ns, "SIGHUP")
+	pmWaitGen(t, 3, 5*time.Second, addr)
 	ns.noMore(t, 200*time.Millisecond)
+
+	// A binary upgrade: the new master inherits the activated socket, the
+	// old one tells systemd the new main pid and exits.
+	cfg.Gen = 4
+	cfg.write(t)
+	if out, errOut, code := m.ctl("upgrade"); code != 0 {
+		t.Fatalf("upgrade: exit %d\n%s\n%s", code, out, errOut)
+	}
+	next := m.pidFromFile()
+	m.track(next)
+	msg = ns.next(t, 10*time.Second, "MAINPID= after the upgrade")
+	if f := pmNotifyFields(msg); f["MAINPID"] != strconv.Itoa(next) {
+		t.Errorf("after the upgrade: sd_notify %q, want MAINPID=%d", msg, next)
+	}
+	if code, ok := m.wait(10 * time.Second); !ok || code != 0 {
+		t.Errorf("old master after the upgrade: exit %d, exited %v", code, ok)
+	}
+	if g, err := pmGetGen(addr); err != nil || g != 4 {
+		t.Errorf("after the upgrade: generation %d, %v; want 4 on the inherited socket", g, err)
+	}
+	if st := m.status(); st.Pid != next || st.Sockets != 1 {
+		t.Errorf("after the upgrade: status pid %d, %d sockets; want %d with the one inherited socket", st.Pid, st.Sockets, next)
+	}
 
 	if out, errOut, code := m.ctl("stop"); code != 0 {
 		t.Fatalf("stop: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if f := notifyFields(ns.next(t, 5*time.Second, "STOPPING=1")); f["STOPPING"] != "1" {
+	if f := pmNotifyFields(ns.next(t, 5*time.Second, "STOPPING=1")); f["STOPPING"] != "1" {
 		t.Errorf("stop: want STOPPING=1, got %v", f)
 	}
-	if code, ok := m.wait(5 * time.Second); !ok || code != 0 {
-		t.Errorf("after stop: exit %d, exited %v", code, ok)
+	if !pmWaitGone(next, 5*time.Second) {
+		t.Errorf("master %d still runs after stop", next)
 	}
 }
 
-func readlinkFd(pid, fd int) (string, error) {
-	return readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + strconv.Itoa(fd))
+func pmReadlinkFd(pid, fd int) (string, error) {
+	return pmReadlink("/proc/" + strconv.Itoa(pid) + "/fd/" + strconv.Itoa(fd))
 }
 
 // TestProcessSystemdActivationMismatch: a socket passed with LISTEN_FDS
@@ -200,11 +224,11 @@ func readlinkFd(pid, fd int) (string, error) {
 // and says which socket does not match (it never serves a socket it was
 // not configured for, nor falls back to binding).
 func TestProcessSystemdActivationMismatch(t *testing.T) {
-	skipUnlessProcessTests(t)
-	ssa := requireSocketActivate(t)
-	cfg := newProcConfig(t)
+	pmSkipUnlessProcessTests(t)
+	ssa := pmRequireSocketActivate(t)
+	cfg := pmNewProcConfig(t)
 	other := harness.FreeAddr(t)
-	m := startMaster(t, cfg, masterOpts{Wrapper: []string{ssa, "-l", other}, NoWait: true})
+	m := pmStartMaster(t, cfg, pmMasterOpts{Wrapper: []string{ssa, "-l", other}, NoWait: true})
 
 	// Trigger the exec with a connection to the inherited socket.
 	deadline := time.Now().Add(10 * time.Second)
@@ -238,4 +262,4 @@ func TestProcessSystemdActivationMismatch(t *testing.T) {
 	}
 }
 
-func readlink(p string) (string, error) { return os.Readlink(p) }
+func pmReadlink(p string) (string, error) { return os.Readlink(p) }

@@ -8,8 +8,10 @@ import (
 	"time"
 )
 
-// uidLine is the real, effective, saved and fs uid of /proc/PID/status.
-func uidLine(pid int) string { return strings.Join(strings.Fields(procStatusField(pid, "Uid")), " ") }
+// pmUidLine is the real, effective, saved and fs uid of /proc/PID/status.
+func pmUidLine(pid int) string {
+	return strings.Join(strings.Fields(pmProcStatusField(pid, "Uid")), " ")
+}
 
 // TestProcessWorkersRunAsConfiguredUser: a master started as root with
 // user = "nobody" runs its workers as nobody (real, effective, saved and
@@ -17,7 +19,7 @@ func uidLine(pid int) string { return strings.Join(strings.Fields(procStatusFiel
 // itself stays root, and serves the static root; so do the workers of the
 // next generation.
 func TestProcessWorkersRunAsConfiguredUser(t *testing.T) {
-	skipUnlessProcessTests(t)
+	pmSkipUnlessProcessTests(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the master drops privileges for its workers only when it runs as root")
 	}
@@ -25,13 +27,13 @@ func TestProcessWorkersRunAsConfiguredUser(t *testing.T) {
 	if err != nil {
 		t.Skipf("no user nobody: %v", err)
 	}
-	cfg := newProcConfig(t)
+	cfg := pmNewProcConfig(t)
 	cfg.User = "nobody"
-	m := startMaster(t, cfg, masterOpts{})
+	m := pmStartMaster(t, cfg, pmMasterOpts{})
 
 	check := func(when string) {
 		t.Helper()
-		if got := uidLine(m.pid()); got != "0 0 0 0" {
+		if got := pmUidLine(m.pid()); got != "0 0 0 0" {
 			t.Errorf("%s: master Uid %q, want root", when, got)
 		}
 		st := m.waitSettled(cfg.Workers, 10*time.Second)
@@ -41,17 +43,17 @@ func TestProcessWorkersRunAsConfiguredUser(t *testing.T) {
 		want := strings.Repeat(nobody.Uid+" ", 4)
 		wantGid := strings.Repeat(nobody.Gid+" ", 4)
 		for _, w := range st.Workers {
-			if got := uidLine(w.Pid); got+" " != want {
+			if got := pmUidLine(w.Pid); got+" " != want {
 				t.Errorf("%s: worker %d Uid %q, want %q", when, w.Pid, got, strings.TrimSpace(want))
 			}
-			if got := strings.Join(strings.Fields(procStatusField(w.Pid, "Gid")), " "); got+" " != wantGid {
+			if got := strings.Join(strings.Fields(pmProcStatusField(w.Pid, "Gid")), " "); got+" " != wantGid {
 				t.Errorf("%s: worker %d Gid %q, want %q", when, w.Pid, got, strings.TrimSpace(wantGid))
 			}
-			if g := procStatusField(w.Pid, "Groups"); g != "" && g != nobody.Gid {
+			if g := pmProcStatusField(w.Pid, "Groups"); g != "" && g != nobody.Gid {
 				t.Errorf("%s: worker %d supplementary groups %q, want none or %s", when, w.Pid, g, nobody.Gid)
 			}
 		}
-		if g, err := getGen(cfg.Listen[0]); err != nil || g != cfg.Gen {
+		if g, err := pmGetGen(cfg.Listen[0]); err != nil || g != cfg.Gen {
 			t.Errorf("%s: GET: generation %d, %v", when, g, err)
 		}
 	}

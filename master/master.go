@@ -83,6 +83,9 @@ type Master struct {
 	started  time.Time
 	events   chan event
 	stopping bool
+	// sigs is the loop's signal channel; waitAll watches it so that TERM
+	// or INT during a graceful stop or drain escalates to a fast stop.
+	sigs chan os.Signal
 }
 
 type slotCrash struct {
@@ -223,6 +226,7 @@ func (m *Master) loop() error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
+	m.sigs = sigs
 	var ctlReqs <-chan ctlRequest
 	if m.ctl != nil {
 		ctlReqs = m.ctl.reqs
@@ -554,19 +558,37 @@ func (m *Master) fastStop() {
 }
 
 // waitAll waits for every worker to exit, killing what is left after d.
+// SIGTERM or SIGINT meanwhile (nginx: TERM after QUIT) stops the workers at
+// once and kills what is left after stopGrace.
 func (m *Master) waitAll(d time.Duration) {
 	timeout := time.After(d)
+	fast := false
 	for p := range m.procs {
-		select {
-		case <-p.exited:
-		case <-timeout:
-			for q := range m.procs {
-				q.kill()
+	wait:
+		for {
+			select {
+			case <-p.exited:
+				break wait
+			case sig := <-m.sigs:
+				if fast || (sig != syscall.SIGTERM && sig != syscall.SIGINT) {
+					continue
+				}
+				fast = true
+				m.log.Info("fast stop while draining", "signal", sig.String())
+				m.notify.send("STATUS=stopping")
+				for q := range m.procs {
+					q.stop()
+				}
+				timeout = time.After(stopGrace)
+			case <-timeout:
+				for q := range m.procs {
+					q.kill()
+				}
+				for q := range m.procs {
+					<-q.exited
+				}
+				return
 			}
-			for q := range m.procs {
-				<-q.exited
-			}
-			return
 		}
 	}
 }

@@ -57,12 +57,39 @@ func (s *sockets) adopt(addr string, f *os.File) error {
 // ensure makes sure every address has n slots (1 when not reuseport),
 // taking sockets inherited from a previous master first. It returns the
 // keys it created so a failed reload can roll them back.
+//
+// Inherited sockets (binary upgrade) are taken as they are: every slot the
+// previous master had, even beyond n (tableflip closes the inherited fds
+// nobody took, and connections queued on them would be reset), and the
+// kind they were made with: a socket without SO_REUSEPORT (adopted from
+// systemd, or reuseport = false) stays the one shared socket of its
+// address, since no sibling slot can bind next to it.
 func (s *sockets) ensure(addrs []string, n int, reuseport bool) ([]string, error) {
 	var created []string
 	for _, a := range addrs {
 		as := s.addrs[a]
 		if as == nil {
 			as = &addrSockets{addr: a, shared: !reuseport}
+			for slot := 0; ; slot++ {
+				f, err := s.reg.File(key(a, slot))
+				if err != nil {
+					s.rollback(created)
+					return nil, fmt.Errorf("inherited socket %s: %w", key(a, slot), err)
+				}
+				if f == nil {
+					break
+				}
+				if slot == 0 {
+					rp, err := unix.GetsockoptInt(int(f.Fd()), unix.SOL_SOCKET, unix.SO_REUSEPORT)
+					if err != nil {
+						f.Close()
+						s.rollback(created)
+						return nil, fmt.Errorf("inherited socket %s: %w", key(a, slot), err)
+					}
+					as.shared = rp == 0
+				}
+				as.slots = append(as.slots, f)
+			}
 			s.addrs[a] = as
 		}
 		want := n
@@ -73,7 +100,8 @@ func (s *sockets) ensure(addrs []string, n int, reuseport bool) ([]string, error
 			k := key(a, slot)
 			f, err := s.reg.File(k)
 			if err != nil {
-				return created, err
+				s.rollback(created)
+				return nil, err
 			}
 			if f == nil {
 				if f, err = listenSocket(a, !as.shared); err != nil {
