@@ -33,7 +33,7 @@ func (m *Master) adoptActivated() error {
 		return fmt.Errorf("socket activation: LISTEN_FDS=%d but %d descriptors were usable", n, len(files))
 	}
 	want := map[netip.AddrPort]string{}
-	for _, a := range m.cfg.Server.Listen {
+	for _, a := range listenAddrs(m.cfg) {
 		ap, err := config.ParseListenAddr(a)
 		if err != nil {
 			return err
@@ -53,7 +53,7 @@ func (m *Master) adoptActivated() error {
 		ap := netip.AddrPortFrom(tcp.AddrPort().Addr().Unmap(), tcp.AddrPort().Port())
 		addr, ok := want[ap]
 		if !ok {
-			return fmt.Errorf("socket activation: inherited socket %s is not in server.listen %v", ap, m.cfg.Server.Listen)
+			return fmt.Errorf("socket activation: inherited socket %s is not in server.listen or server.tls_listen %v", ap, listenAddrs(m.cfg))
 		}
 		delete(want, ap)
 		if err := m.socks.adopt(addr, f); err != nil {

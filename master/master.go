@@ -21,6 +21,7 @@ import (
 
 	"github.com/fluxheim/fluxheim/shared/config"
 	"github.com/fluxheim/fluxheim/shared/logx"
+	"github.com/fluxheim/fluxheim/shared/tlsmat"
 )
 
 // Timing of the process model.
@@ -72,8 +73,12 @@ type Master struct {
 	ctl     *controlServer
 	notify  notifier
 
-	errFile    *os.File // error log file (nil = stderr)
-	accessFile *os.File // access log file (nil = stderr/stdout)
+	errFile *os.File // error log file (nil = stderr)
+
+	ticket     ticketKeys        // session-ticket keys shared by every worker
+	material   *tlsmat.Material  // current TLS material (nil without [tls])
+	challenges tlsmat.Challenges // current ACME answers
+	accessFile *os.File          // access log file (nil = stderr/stdout)
 
 	gen      uint64
 	cur      []*proc // current generation, by worker index
@@ -154,7 +159,13 @@ func (m *Master) start() error {
 		}
 	}
 	n := cfg.Server.Process.Workers.Count()
-	if _, err := m.socks.ensure(cfg.Server.Listen, n, *cfg.Server.Process.Reuseport); err != nil {
+	if err := m.ticket.rotate(); err != nil {
+		return err
+	}
+	if m.material, err = loadMaterial(cfg, &m.ticket, nil); err != nil {
+		return err
+	}
+	if _, err := m.socks.ensure(listenAddrs(cfg), n, *cfg.Server.Process.Reuseport); err != nil {
 		return err
 	}
 	if m.cfgJSON, err = json.Marshal(cfg); err != nil {
@@ -169,7 +180,7 @@ func (m *Master) start() error {
 	if err := upg.Ready(); err != nil {
 		return err
 	}
-	status := fmt.Sprintf("serving %s with %d workers", strings.Join(cfg.Server.Listen, " "), len(procs))
+	status := fmt.Sprintf("serving %s with %d workers", strings.Join(listenAddrs(cfg), " "), len(procs))
 	if upg.HasParent() {
 		// The old master tells systemd our pid (MAINPID) once we are
 		// ready; it is still the main process until then.
@@ -216,7 +227,8 @@ func (m *Master) startGeneration(gen uint64, cfg *config.Config, cfgJSON []byte)
 func (m *Master) specFor(gen uint64, i, n int, cfg *config.Config, cfgJSON []byte, cred *syscall.Credential, gomax int) spawnSpec {
 	return spawnSpec{
 		gen: gen, index: i, cfgJSON: cfgJSON,
-		assign:    m.socks.forWorker(cfg.Server.Listen, i, n),
+		assign:  m.socks.forWorkerTLS(listenAddrs(cfg), tlsAddrs(cfg), i, n),
+		tlsJSON: m.pendingTLS(cfg), challengesJSON: m.challengesJSON(),
 		accessLog: m.accessFile, errorLog: m.errFile, cred: cred, gomaxprocs: gomax,
 	}
 }
@@ -231,8 +243,16 @@ func (m *Master) loop() error {
 	if m.ctl != nil {
 		ctlReqs = m.ctl.reqs
 	}
+	rotate := time.NewTicker(TicketRotation)
+	defer rotate.Stop()
 	for {
 		select {
+		case <-rotate.C:
+			if err := m.ticket.rotate(); err != nil {
+				m.log.Error("rotating session-ticket keys", "err", err)
+				continue
+			}
+			m.pushTLS()
 		case sig := <-sigs:
 			if done := m.onSignal(sig); done {
 				return nil // onSignal already released what it had to
@@ -416,7 +436,18 @@ func (m *Master) reloadLocked() error {
 		return err
 	}
 	n := cfg.Server.Process.Workers.Count()
-	created, err := m.socks.ensure(cfg.Server.Listen, n, *cfg.Server.Process.Reuseport)
+	mat, err := loadMaterial(cfg, &m.ticket, nil)
+	if err != nil {
+		return err
+	}
+	oldMat := m.material
+	m.material = mat // the new generation starts with it; restored on failure below
+	defer func() {
+		if m.cfg != cfg {
+			m.material = oldMat
+		}
+	}()
+	created, err := m.socks.ensure(listenAddrs(cfg), n, *cfg.Server.Process.Reuseport)
 	if err != nil {
 		return err
 	}
@@ -436,7 +467,7 @@ func (m *Master) reloadLocked() error {
 	old := m.cur
 	m.cfg, m.cfgJSON, m.gen, m.cur = cfg, cfgJSON, gen, procs
 	m.crashes = make([]slotCrash, len(procs))
-	retiredKeys, retiredFiles := m.socks.retire(cfg.Server.Listen)
+	retiredKeys, retiredFiles := m.socks.retire(listenAddrs(cfg))
 	deadline := time.Now().Add(time.Duration(cfg.Server.Process.WorkerShutdownTimeoutSecs) * time.Second)
 	var draining []*proc
 	for _, p := range old {
