@@ -56,6 +56,9 @@ func (m *Master) reopen() error {
 	if err := m.log.Reopen(); err != nil {
 		return err
 	}
+	if m.fpm != nil {
+		m.fpm.ReopenLogs()
+	}
 	oldAccess, oldErr := m.accessFile, m.errFile
 	if err := m.openLogs(m.cfg); err != nil {
 		m.accessFile, m.errFile = oldAccess, oldErr

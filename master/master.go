@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudflare/tableflip"
 
+	"github.com/fluxheim/fluxheim/master/phpfpm"
 	"github.com/fluxheim/fluxheim/shared/config"
 	"github.com/fluxheim/fluxheim/shared/logx"
 	"github.com/fluxheim/fluxheim/shared/tlsmat"
@@ -75,6 +76,7 @@ type Master struct {
 
 	errFile *os.File // error log file (nil = stderr)
 
+	fpm        *phpfpm.Manager   // managed php-fpm pools (nil until one is configured)
 	ticket     ticketKeys        // session-ticket keys shared by every worker
 	material   *tlsmat.Material  // current TLS material (nil without [tls])
 	challenges tlsmat.Challenges // current ACME answers
@@ -169,6 +171,11 @@ func (m *Master) start() error {
 		return err
 	}
 	if m.cfgJSON, err = json.Marshal(cfg); err != nil {
+		return err
+	}
+	// Managed php-fpm first: during a binary upgrade the new instances take
+	// the inherited sockets and serve before the old master stops its own.
+	if err := m.reconcilePHP(cfg); err != nil {
 		return err
 	}
 	procs, err := m.startGeneration(1, cfg, m.cfgJSON)
@@ -457,8 +464,17 @@ func (m *Master) reloadLocked() error {
 		return err
 	}
 	gen := m.gen + 1
+	if err := m.reconcilePHP(cfg); err != nil {
+		m.socks.rollback(created)
+		m.closeLogs()
+		m.accessFile, m.errFile = oldAccess, oldErr
+		return err
+	}
 	procs, err := m.startGeneration(gen, cfg, cfgJSON)
 	if err != nil {
+		if perr := m.reconcilePHP(m.cfg); perr != nil {
+			m.log.Error("restoring php-fpm pools after a failed reload", "err", perr)
+		}
 		m.socks.rollback(created)
 		m.closeLogs()
 		m.accessFile, m.errFile = oldAccess, oldErr
@@ -527,6 +543,7 @@ func (m *Master) handOver() {
 		m.ctl.close()
 	}
 	m.drainAll(time.Duration(m.cfg.Server.Process.WorkerShutdownTimeoutSecs)*time.Second, false)
+	m.stopPHP(true, time.Duration(m.cfg.Server.Process.WorkerShutdownTimeoutSecs)*time.Second)
 	m.socks.closeAll()
 	m.closeLogs()
 }
@@ -557,6 +574,7 @@ func (m *Master) gracefulStop() {
 		time.Sleep(time.Duration(gp) * time.Second)
 	}
 	m.drainAll(time.Duration(m.cfg.Server.Process.GracefulShutdownTimeoutSeconds)*time.Second, true)
+	m.stopPHP(true, time.Duration(m.cfg.Server.Process.GracefulShutdownTimeoutSeconds)*time.Second)
 }
 
 // drainAll drains every worker. With closeSockets (a final stop) the
@@ -586,6 +604,7 @@ func (m *Master) fastStop() {
 		p.stop()
 	}
 	m.waitAll(stopGrace)
+	m.stopPHP(false, 0)
 }
 
 // waitAll waits for every worker to exit, killing what is left after d.
@@ -644,6 +663,9 @@ func (m *Master) shutdownNow() {
 	for p := range m.procs {
 		p.kill()
 	}
+	// Graceful: during a failed upgrade these instances may already
+	// accept on sockets shared with the old master.
+	m.stopPHP(true, 10*time.Second)
 	if m.upg != nil {
 		m.upg.Stop()
 	}

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"github.com/fluxheim/fluxheim/master/phpfpm"
 	"os"
 	"sort"
 	"time"
@@ -14,6 +15,8 @@ type Status struct {
 	Restarts   int            `json:"restarts"`
 	Sockets    int            `json:"sockets"`
 	Workers    []WorkerStatus `json:"workers"`
+	// PHPFPM lists the managed php-fpm instances.
+	PHPFPM []phpfpm.InstanceStatus `json:"php_fpm,omitempty"`
 }
 
 // WorkerStatus describes one worker process.
@@ -38,6 +41,9 @@ func (m *Master) status() Status {
 		}
 		st.Workers = append(st.Workers, WorkerStatus{Pid: p.pid, Generation: p.gen, Index: p.index, State: state,
 			Uptime: time.Since(p.started).Round(time.Second).String()})
+	}
+	if m.fpm != nil {
+		st.PHPFPM = m.fpm.Status()
 	}
 	sort.Slice(st.Workers, func(i, j int) bool {
 		a, b := st.Workers[i], st.Workers[j]

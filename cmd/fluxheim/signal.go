@@ -100,4 +100,7 @@ func printStatus(w io.Writer, st *master.Status) {
 	for _, wk := range st.Workers {
 		fmt.Fprintf(w, "  worker pid %d  generation %d  index %d  %s  up %s\n", wk.Pid, wk.Generation, wk.Index, wk.State, wk.Uptime)
 	}
+	for _, f := range st.PHPFPM {
+		fmt.Fprintf(w, "  php-fpm pool %s  pid %d  socket %s  restarts %d\n", f.Pool, f.PID, f.Socket, f.Restarts)
+	}
 }
