@@ -52,6 +52,7 @@ const (
 	evExit eventKind = iota
 	evRespawn
 	evRetire
+	evFunc // run fn on the loop, then close done
 )
 
 type event struct {
@@ -60,6 +61,8 @@ type event struct {
 	index int
 	gen   uint64
 	files []*os.File
+	fn    func()
+	done  chan struct{}
 }
 
 // Master is the running supervisor. All fields are owned by the loop
@@ -77,6 +80,7 @@ type Master struct {
 	errFile *os.File // error log file (nil = stderr)
 
 	fpm        *phpfpm.Manager   // managed php-fpm pools (nil until one is configured)
+	acme       *acmeState        // ACME manager (nil without [tls.acme])
 	ticket     ticketKeys        // session-ticket keys shared by every worker
 	material   *tlsmat.Material  // current TLS material (nil without [tls])
 	challenges tlsmat.Challenges // current ACME answers
@@ -164,7 +168,10 @@ func (m *Master) start() error {
 	if err := m.ticket.rotate(); err != nil {
 		return err
 	}
-	if m.material, err = loadMaterial(cfg, &m.ticket, nil); err != nil {
+	if err := m.startACME(cfg); err != nil {
+		return err
+	}
+	if m.material, err = loadMaterial(cfg, &m.ticket, m.acmePairs()); err != nil {
 		return err
 	}
 	if _, err := m.socks.ensure(listenAddrs(cfg), n, *cfg.Server.Process.Reuseport); err != nil {
@@ -265,6 +272,11 @@ func (m *Master) loop() error {
 				return nil // onSignal already released what it had to
 			}
 		case req := <-ctlReqs:
+			if strings.HasPrefix(req.cmd, "acme-") {
+				st := m.acme
+				go func(r ctlRequest) { r.reply <- acmeCommand(st, r.cmd) }(req)
+				continue
+			}
 			res, exit := m.onControl(req.cmd)
 			req.reply <- res
 			switch exit {
@@ -396,6 +408,9 @@ func (m *Master) onEvent(ev event) {
 		}
 		m.procs[p] = true
 		m.cur[ev.index] = p
+	case evFunc:
+		ev.fn()
+		close(ev.done)
 	case evRetire:
 		for _, f := range ev.files {
 			shutdownClose(f)
@@ -443,7 +458,17 @@ func (m *Master) reloadLocked() error {
 		return err
 	}
 	n := cfg.Server.Process.Workers.Count()
-	mat, err := loadMaterial(cfg, &m.ticket, nil)
+	if err := m.startACME(cfg); err != nil {
+		return err
+	}
+	defer func() {
+		if m.cfg != cfg { // the reload failed: back to the old ACME targets
+			if err := m.startACME(m.cfg); err != nil {
+				m.log.Error("restoring ACME after a failed reload", "err", err)
+			}
+		}
+	}()
+	mat, err := loadMaterial(cfg, &m.ticket, m.acmePairs())
 	if err != nil {
 		return err
 	}
@@ -689,3 +714,33 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// onLoop runs fn on the master loop (which owns the master's state) and
+// waits for it, for callbacks from other goroutines (ACME). It gives up
+// after loopWait.
+func (m *Master) onLoop(fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case m.events <- event{kind: evFunc, fn: fn, done: done}:
+	case <-time.After(loopWait):
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-time.After(loopWait):
+		return false
+	}
+}
+
+// onLoopErr is onLoop for a function that can fail.
+func (m *Master) onLoopErr(fn func() error) error {
+	var err error
+	if !m.onLoop(func() { err = fn() }) {
+		return errors.New("the master loop did not run the request in time")
+	}
+	return err
+}
+
+// loopWait bounds onLoop.
+const loopWait = 60 * time.Second

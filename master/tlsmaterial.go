@@ -177,16 +177,23 @@ func (m *Master) pushTLS() {
 	m.material.TicketKeys = m.ticket.keys
 	for _, p := range m.cur {
 		if p != nil && p.alive() {
-			_ = p.conn.Send(ipc.MsgTLS, m.material)
+			_ = p.sendAsk(ipc.MsgTLS, m.material) // counted: the worker acknowledges
 		}
 	}
 }
 
-// pushChallenges sends the ACME answers to every live worker.
-func (m *Master) pushChallenges() {
+// pushChallenges sends the ACME answers to every live worker and waits
+// until each confirmed it serves them (the ACME server validates as soon
+// as the presenter returns).
+func (m *Master) pushChallenges() error {
+	var asked []*proc
 	for p := range m.procs {
-		if p.alive() {
-			_ = p.conn.Send(ipc.MsgChallenges, &m.challenges)
+		if p.alive() && p.sendAsk(ipc.MsgChallenges, &m.challenges) == nil {
+			asked = append(asked, p)
 		}
 	}
+	if late := waitAcked(asked, ackTimeout); len(late) > 0 {
+		return fmt.Errorf("%d workers did not confirm the ACME challenge", len(late))
+	}
+	return nil
 }

@@ -205,8 +205,10 @@ func (w *workerState) loop(conn *ipc.Conn) int {
 				ack()
 			case ipc.MsgTLS:
 				w.updateTLS(m)
+				ack()
 			case ipc.MsgChallenges:
 				w.updateChallenges(m.Payload)
+				ack()
 			}
 			for _, f := range m.Files {
 				f.Close()

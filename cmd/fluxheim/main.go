@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return cacheKeygen(stdout, stderr)
 		case "crypto":
 			return cryptoReport(stdout, stderr)
+		case "acme":
+			return acmeCLI(args[1:], stdout, stderr)
 		}
 	}
 	fs := pflag.NewFlagSet("fluxheim", pflag.ContinueOnError)
