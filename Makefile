@@ -87,6 +87,7 @@ lint:
 	  echo "$$unformatted" >&2; exit 1; \
 	fi
 	$(GO) vet ./...
+	$(GO) vet -tags "$$(scripts/validate-features.sh profile-development)" ./...
 
 ## fuzz: run every Fuzz target for FUZZTIME each
 fuzz:
