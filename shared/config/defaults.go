@@ -196,7 +196,10 @@ func effectiveProxy(p, parent *Proxy, pool int) *Proxy {
 		inherit(&out.DownstreamReadTimeoutSecs, parent.DownstreamReadTimeoutSecs)
 		inherit(&out.Websocket, parent.Websocket)
 		inherit(&out.UpstreamKeepalivePoolSize, parent.UpstreamKeepalivePoolSize)
-		inheritUpstreamTLS(&out, parent)
+		if ownUpstream := p.Upstream != "" || p.Upstreams != nil; !ownUpstream {
+			// TLS settings travel with the upstream they belong to.
+			inheritUpstreamTLS(&out, parent)
+		}
 	}
 	defaultUpstreamTLS(&out)
 	out.ConnectTimeoutSecs = orDefault(out.ConnectTimeoutSecs, DefaultConnectTimeout)

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/fluxheim/fluxheim/shared/features"
@@ -21,8 +22,9 @@ type TLS struct {
 	// Profile: "intermediate" (default; TLS 1.2 ECDHE AEAD suites + 1.3),
 	// "modern" (TLS 1.3 only), "compat" (= intermediate).
 	Profile string `toml:"profile" json:"profile"`
-	// MinProtocol: "tls1.2" (default) or "tls1.3" (aliases VersionTLS12,
-	// VersionTLS13). "modern" refuses tls1.2.
+	// MinProtocol: "tls1.2" (default; "tls1.3" with profile "modern") or
+	// "tls1.3" (aliases VersionTLS12, VersionTLS13). "modern" refuses an
+	// explicit tls1.2.
 	MinProtocol string `toml:"min_protocol" json:"min_protocol"`
 	// ALPN: "http1-and-http2" (default), "http1", "http2".
 	ALPN string `toml:"alpn" json:"alpn"`
@@ -143,6 +145,11 @@ func CipherSuiteID(name string) (id uint16, tls13, ok bool) {
 func defaultTLS(t *TLS) {
 	setIfZero(&t.Backend, "rustls")
 	setIfZero(&t.Profile, "intermediate")
+	if t.Profile == "modern" {
+		// TLS 1.3 only: an unset min_protocol follows the profile (an
+		// explicit "tls1.2" is still refused).
+		setIfZero(&t.MinProtocol, "tls1.3")
+	}
 	setIfZero(&t.MinProtocol, "tls1.2")
 	setIfZero(&t.ALPN, "http1-and-http2")
 	if t.CurvePreferences == nil {
@@ -324,5 +331,34 @@ func validateFIPS(c *Config, errs *errList) {
 	}
 	if t.MinProtocol != "tls1.2" && t.MinProtocol != "tls1.3" && t.MinProtocol != "VersionTLS12" && t.MinProtocol != "VersionTLS13" {
 		errs.add("tls.min_protocol", "FIPS-required mode needs TLS 1.2 or later")
+	}
+}
+
+// checkCertPairs loads every static certificate pair (global and vhost)
+// the way the master will, so `fluxheim -t` refuses a config whose
+// certificate is unreadable PEM or does not match its key instead of
+// passing it and failing at start or reload. Files that cannot be read
+// were already reported by checkReadable.
+func checkCertPairs(c *Config, errs *errList) {
+	check := func(key string, p *CertPair) {
+		certPEM, err1 := os.ReadFile(p.CertPath)
+		keyPEM, err2 := os.ReadFile(p.KeyPath)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+			errs.add(key+".cert_path", "%s and %s: %v", p.CertPath, p.KeyPath, err)
+		}
+	}
+	if c.TLS == nil || !c.TLS.Enabled {
+		return
+	}
+	for i := range c.TLS.Certificates {
+		check(fmt.Sprintf("tls.certificates[%d]", i), &c.TLS.Certificates[i])
+	}
+	for i := range c.Vhosts {
+		if t := c.Vhosts[i].TLS; t != nil && t.Certificate != nil {
+			check(fmt.Sprintf("vhosts[%d].tls.certificate", i), t.Certificate)
+		}
 	}
 }

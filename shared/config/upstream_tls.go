@@ -11,8 +11,9 @@ import (
 )
 
 // inheritUpstreamTLS takes unset upstream TLS keys from the enclosing
-// proxy block. The upstream itself is inherited only together (a block
-// naming its own upstream keeps its own TLS settings unless it sets them).
+// proxy block. It is called only for a block that inherits its upstream: a
+// block naming its own upstream has its own TLS settings (defaults for
+// what it leaves unset).
 func inheritUpstreamTLS(out, parent *Proxy) {
 	inherit(&out.UpstreamTLS, parent.UpstreamTLS)
 	inherit(&out.UpstreamVerifyCert, parent.UpstreamVerifyCert)
@@ -103,8 +104,11 @@ func readUpstreamTLSFiles(p *Proxy, key string, errs *errList) {
 	}
 }
 
-// readProxyTLSFiles reads every proxy block's upstream TLS files.
+// readProxyTLSFiles reads every proxy block's upstream TLS files, and
+// checks the downstream certificate pairs (checkCertPairs): the TLS files
+// step of the runtime checks.
 func readProxyTLSFiles(c *Config, errs *errList) {
+	checkCertPairs(c, errs)
 	readUpstreamTLSFiles(c.Proxy, "proxy", errs)
 	for i := range c.Vhosts {
 		v := &c.Vhosts[i]

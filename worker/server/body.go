@@ -80,9 +80,14 @@ func (b *bodyGuard) Close() error {
 }
 
 // bodyUnread reports whether r announced a body that has not been read to
-// its end: nobody has read it through a bodyGuard.
+// its end: nobody has read it through a bodyGuard. HTTP/2 requests never
+// count: net/http's HTTP/2 server does not read an unread body before
+// the header or after the handler (it resets the stream), and its body is
+// never http.NoBody, not even for a GET that ended its stream, while
+// "Connection: close" on an HTTP/2 response makes it send GOAWAY and end
+// the whole connection after every such request.
 func bodyUnread(r *http.Request) bool {
-	if r == nil || r.Body == nil || r.Body == http.NoBody {
+	if r == nil || r.Body == nil || r.Body == http.NoBody || r.ProtoMajor >= 2 {
 		return false
 	}
 	g, ok := r.Body.(*bodyGuard)

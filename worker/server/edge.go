@@ -84,9 +84,12 @@ func newHTTPSRedirect(c *config.HTTPSRedirect) *httpsRedirect {
 }
 
 // redirectHTTPS sends a cleartext request to https unless its route is
-// exempt. It needs a safe host: a request without one gets 400.
+// exempt or it asks for an ACME HTTP-01 path (tokens the master did not
+// publish go on to the routes, e.g. a webroot an external ACME client
+// writes to: validation must not be sent elsewhere). It needs a safe
+// host: a request without one gets 400.
 func (h *Handler) redirectHTTPS(w *respWriter, r *http.Request, route *router.Route) bool {
-	if h.https == nil || r.TLS != nil || route.HTTPSRedirectExempt {
+	if h.https == nil || r.TLS != nil || (route != nil && route.HTTPSRedirectExempt) || isACMEChallengePath(r.URL.Path) {
 		return false
 	}
 	host := w.info.Host
@@ -99,4 +102,15 @@ func (h *Handler) redirectHTTPS(w *respWriter, r *http.Request, route *router.Ro
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(h.https.status)
 	return true
+}
+
+// isACMEChallengePath: the path, dot segments resolved as the routes see
+// it, is below /.well-known/acme-challenge/ (so "/.well-known/acme-challenge/../x"
+// is not exempt from the redirect).
+func isACMEChallengePath(p string) bool {
+	if !strings.HasPrefix(p, ACMEChallengePrefix) {
+		return false
+	}
+	c, ok := router.CleanPath(p)
+	return ok && strings.HasPrefix(c, ACMEChallengePrefix)
 }

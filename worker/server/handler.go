@@ -116,6 +116,9 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	var tgt router.Target
 	route := v.Match(path, escaped, &tgt)
 	if route == nil {
+		if h.redirectHTTPS(w, r, nil) {
+			return
+		}
 		h.fail(w, r, httperr.Client(http.StatusNotFound, nil))
 		return
 	}

@@ -25,9 +25,14 @@ const ALPNProto = "acme-tls/1"
 // Server holds the current TLS state; its Config() is handed to
 // http.Server once, and every handshake asks for the current state.
 type Server struct {
-	base  *tls.Config // settings from [tls], without certificates
-	state atomic.Pointer[state]
-	chall atomic.Pointer[map[string]*tls.Certificate]
+	base *tls.Config // settings from [tls], without certificates
+	// h2Only (alpn = "http2"): a client whose ALPN list lacks h2 is
+	// refused; Go's server would otherwise ignore ALPN when the client
+	// offers http/1.1 and serve it HTTP/1.1. Clients without ALPN are
+	// served (HTTP/1.1, as with every TLS stack).
+	h2Only bool
+	state  atomic.Pointer[state]
+	chall  atomic.Pointer[map[string]*tls.Certificate]
 }
 
 type state struct {
@@ -82,7 +87,7 @@ func New(c *config.TLS, m *tlsmat.Material) (*Server, error) {
 	case "required":
 		base.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	s := &Server{base: base}
+	s := &Server{base: base, h2Only: c.ALPN == "http2"}
 	empty := map[string]*tls.Certificate{}
 	s.chall.Store(&empty)
 	if err := s.Update(m); err != nil {
@@ -104,6 +109,14 @@ func withoutChaCha(ids []uint16) []uint16 {
 // Update installs new material. On error the old state stays.
 func (s *Server) Update(m *tlsmat.Material) error {
 	st := &state{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
+	// A vhost's own certificate wins for its hosts over a global pair
+	// whose names overlap (as nginx's server block does): vhost and ACME
+	// certificates claim their names first.
+	type parsed struct {
+		crt   *tls.Certificate
+		names []string
+	}
+	var vhostFirst, global []parsed
 	for i, c := range m.Certs {
 		if c.Pending {
 			continue
@@ -115,7 +128,15 @@ func (s *Server) Update(m *tlsmat.Material) error {
 		if i == 0 || st.def == nil {
 			st.def = &crt
 		}
-		for _, n := range c.Names {
+		if strings.HasPrefix(c.Source, "vhosts[") || strings.HasPrefix(c.Source, "acme:") {
+			vhostFirst = append(vhostFirst, parsed{&crt, c.Names})
+		} else {
+			global = append(global, parsed{&crt, c.Names})
+		}
+	}
+	for _, p := range append(vhostFirst, global...) {
+		crt := *p.crt
+		for _, n := range p.names {
 			n = strings.ToLower(n)
 			if w, ok := strings.CutPrefix(n, "*."); ok {
 				if st.wildcard[w] == nil {
@@ -168,10 +189,15 @@ func (s *Server) Config() *tls.Config {
 }
 
 func (s *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	h2 := false
 	for _, p := range hello.SupportedProtos {
 		if p == ALPNProto {
 			return s.challengeConfig(hello)
 		}
+		h2 = h2 || p == "h2"
+	}
+	if s.h2Only && len(hello.SupportedProtos) > 0 && !h2 {
+		return nil, fmt.Errorf("client offers ALPN %q without h2 (tls.alpn = \"http2\")", hello.SupportedProtos)
 	}
 	return s.state.Load().cfg, nil
 }

@@ -164,3 +164,19 @@ func TestProfiles(t *testing.T) {
 		t.Fatal("TLS 1.2 accepted by the modern profile")
 	}
 }
+
+func TestALPNHTTP2Only(t *testing.T) {
+	c, _ := config.Parse("/etc/t.toml", []byte("[tls]\nenabled = true\nalpn = \"http2\"\n"))
+	s, err := New(c.TLS, &tlsmat.Material{Certs: []tlsmat.Cert{selfSigned(t, "d.test")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := servedName(t, s, "d.test", "http/1.1"); err == nil {
+		t.Error("alpn = http2: a client offering only http/1.1 completed a handshake")
+	}
+	for _, protos := range [][]string{{"h2"}, {"http/1.1", "h2"}, nil} {
+		if _, err := servedName(t, s, "d.test", protos...); err != nil {
+			t.Errorf("alpn = http2: client offering %q: %v", protos, err)
+		}
+	}
+}
