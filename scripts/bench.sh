@@ -10,7 +10,10 @@
 #   BENCH_WARMUP=1s         one wrk warm-up per (case, server) before run 1 ("0" = none)
 #   BENCH_THREADS=2 BENCH_CONNECTIONS=64   wrk -t / -c
 #   BENCH_SERVERS="fluxheim nginx caddy"   subset/order of servers under test
-#   BENCH_CASES="static_1k static_1m proxy_1k"   subset of cases (ids, see register_cases)
+#   BENCH_CASES="static_1k static_1m proxy_1k php_hello php_hello_keepalive"   subset of cases
+#                           (ids, see register_cases; the PHP cases need php-fpm)
+#   BENCH_FEATURES=default,php-fpm   FEATURES for `make build` (must include php-fpm for the PHP cases)
+#   BENCH_PHP_CHILDREN=4*nproc   php-fpm children (pm = static) for the PHP cases
 #   BENCH_OUT=FILE          also write the table (with its header) to FILE
 #   BENCH_KEEP=1            keep the work dir (configs, server logs, raw wrk output)
 #   FLUXHEIM_BIN=PATH       use this binary instead of `make build` + bin/fluxheim
@@ -79,6 +82,79 @@ register_cases() {
   add_case static_1k "static 1 KiB" /1k.bin "" 1024
   add_case static_1m "static 1 MiB" /1m.bin "" 1048576
   add_case proxy_1k "proxy 1 KiB" /1k.bin proxy.test 1024 "upstream ${SERVERS[*]}"
+  register_php_cases
+}
+
+# --------------------------------------------------------------------------------------
+# PHP: one php-fpm master serving @WORK@/php-www/hello.php ("Hello world\n") with pools
+# of PHP_CHILDREN static children each: "bench" (@WORK@/php/fpm.sock) for "php hello",
+# one FastCGI connection per request (the default of all three servers); and for
+# "php hello, keep-alive" one pool per server (fpm-keep-fluxheim.sock,
+# fpm-keep-nginx.sock; fluxheim: pool_max_idle 4 per worker, nginx: keepalive 4 per
+# worker; Caddy has no keep-alive row). Every kept connection pins a child until it is
+# closed, so servers keeping connections must not share a pool: their idle connections
+# would hold every child and stall everyone else. fluxheim is built with php-fpm.
+# --------------------------------------------------------------------------------------
+# 4 per CPU: fluxheim runs one worker per CPU with pool_max_idle = 4 each, so its kept
+# connections never outnumber the children (more would pin them all and stall).
+PHP_CHILDREN="${BENCH_PHP_CHILDREN:-$((4 * $(nproc)))}"
+PHP_FPM=""
+
+register_php_cases() {
+  PHP_FPM="$(compgen -G '/usr/sbin/php-fpm*' | head -n 1 || true)"
+  if [[ -z "${PHP_FPM}" ]]; then
+    say "bench: php-fpm not found (apt-get install php-fpm); skipping the PHP cases"
+    return 0
+  fi
+  add_case php_hello "php hello" /hello.php php.test 12
+  add_case php_hello_keepalive "php hello, keep-alive" /hello.php php-keep.test 12 \
+    "$(printf '%s\n' "${SERVERS[@]}" | grep -vx caddy | tr '\n' ' ')"
+  SETUP_HOOKS+=(setup_php_fpm)
+}
+
+# setup_php_fpm starts php-fpm in its own session (stopped with the servers) when a
+# PHP case is selected.
+setup_php_fpm() {
+  [[ " ${CASE_IDS[*]} " == *" php_hello"* ]] || return 0
+  if [[ " ${SERVERS[*]} " == *" fluxheim "* ]] && ! grep -q php-fpm <<<"$("${FLUXHEIM}" version 2>/dev/null)"; then
+    die "${FLUXHEIM} was built without the php-fpm feature (make build FEATURES=default,php-fpm)"
+  fi
+  local dir="${WORK}/php" owner=""
+  mkdir -p "${dir}" "${WORK}/php-www"
+  printf '<?php echo "Hello world\\n";\n' >"${WORK}/php-www/hello.php"
+  chmod 0755 "${dir}" "${WORK}/php-www"
+  chmod 0644 "${WORK}/php-www/hello.php"
+  [[ "$(id -u)" -ne 0 ]] || owner=$'user = nobody\ngroup = nogroup'
+  cat >"${dir}/php-fpm.conf" <<EOF_FPM
+[global]
+pid = ${dir}/fpm.pid
+error_log = ${dir}/error.log
+daemonize = no
+
+EOF_FPM
+  local pool
+  for pool in bench keep-fluxheim keep-nginx; do
+    cat >>"${dir}/php-fpm.conf" <<EOF_FPM
+
+[${pool}]
+${owner}
+listen = ${dir}/${pool/bench/fpm}.sock
+listen.mode = 0666
+listen.backlog = 4096
+pm = static
+pm.max_children = ${PHP_CHILDREN}
+pm.max_requests = 0
+EOF_FPM
+  done
+  launch phpfpm "${dir}/stderr.log" "${PHP_FPM}" -F -y "${dir}/php-fpm.conf" -p "${dir}"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ -S "${dir}/fpm.sock" && -S "${dir}/keep-fluxheim.sock" && -S "${dir}/keep-nginx.sock" ]] && return 0
+    alive "${PID[phpfpm]}" || break
+    sleep 0.1
+  done
+  show_log phpfpm
+  die "php-fpm did not create ${dir}/fpm.sock"
 }
 
 # Example DURING hook for a "reload under load" case.
@@ -200,7 +276,7 @@ stop() {
 cleanup() {
   local status=$? name
   trap - EXIT INT TERM
-  for name in caddy nginx fluxheim upstream; do
+  for name in caddy nginx fluxheim upstream phpfpm; do
     stop "${name}"
   done
   for name in "${!PORT[@]}"; do
@@ -400,7 +476,7 @@ main() {
         FLUXHEIM="${FLUXHEIM_BIN}"
       else
         say "bench: make build"
-        make -C "${ROOT}" --no-print-directory build >&2 || die "make build failed (BENCH_SERVERS='nginx caddy' skips fluxheim)"
+        make -C "${ROOT}" --no-print-directory build FEATURES="${BENCH_FEATURES:-default,php-fpm}" >&2 || die "make build failed (BENCH_SERVERS='nginx caddy' skips fluxheim)"
         FLUXHEIM="${ROOT}/bin/fluxheim"
       fi
       [[ -x "${FLUXHEIM}" ]] || die "fluxheim binary ${FLUXHEIM} not found"

@@ -45,16 +45,17 @@ var defaultRetryMethods = []string{"GET", "HEAD", "OPTIONS"}
 func defaultPHPBlocks(c *Config) {
 	for i := range c.Vhosts {
 		v := &c.Vhosts[i]
-		v.PHP = defaultPHP(v.PHP)
+		v.PHP = DefaultPHP(v.PHP)
 		for j := range v.Routes {
-			v.Routes[j].PHP = defaultPHP(v.Routes[j].PHP)
+			v.Routes[j].PHP = DefaultPHP(v.Routes[j].PHP)
 		}
 	}
 }
 
-// defaultPHP returns p with every unset key filled, or nil for an absent or
-// disabled block.
-func defaultPHP(p *PHP) *PHP {
+// DefaultPHP fills every unset key of p with its default (expanding
+// preset = "wordpress") and returns p, or nil for an absent or disabled
+// block. Load applies it; tests building blocks by hand use it too.
+func DefaultPHP(p *PHP) *PHP {
 	if p == nil || (p.Enabled != nil && !*p.Enabled) {
 		return nil
 	}
