@@ -63,6 +63,8 @@ run: build
 test:
 	scripts/install-test-deps.sh
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	# Examples and config rules of the optional modules (php-fpm, acme-client, ...).
+	$(GO) test -race -count=1 -tags "$$(scripts/validate-features.sh profile-development)" ./etc/ ./shared/config/ ./worker/server/
 
 ## test-short: tests with -race and -short, no installs (slow/external-tool tests skip)
 test-short:

@@ -93,6 +93,7 @@ func start(conn *ipc.Conn) (*workerState, error) {
 	}
 	errLog := logx.NewReopenWriter(errOut)
 	lg := logx.NewLogger(cfg, errLog).With("worker", in.Slot, "gen", in.Gen)
+	slog.SetDefault(lg)
 	w := &workerState{log: lg, errLog: errLog, done: make(chan error, 1), gen: in.Gen}
 	if f := file(in.AccessLog); f != nil {
 		w.access = accesslog.FromFile(f)

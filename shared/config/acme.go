@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/fluxheim/fluxheim/shared/features"
 )
 
 // ACME is [tls.acme]: certificates issued and renewed by the master
@@ -169,7 +167,7 @@ func validateACME(c *Config, errs *errList) {
 	if a == nil || !a.Enabled {
 		return
 	}
-	if !features.Has("acme-client") {
+	if !moduleBuilt("acme-client") {
 		errs.add("tls.acme.enabled", "needs module %q, which this binary was built without (build with FEATURES=%s,acme-client)", "acme-client", "profile-core")
 		return
 	}

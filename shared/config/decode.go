@@ -144,7 +144,7 @@ func unknownMsg(parts []string, v any) string {
 	switch {
 	case k.kind == unsupported:
 		msg = "Fluxheim key not supported by fluxheim"
-	case k.module != "" && features.Known(k.module) && !features.Has(k.module):
+	case k.module != "" && features.Known(k.module) && !moduleBuilt(k.module):
 		msg = fmt.Sprintf("needs module %q, which this binary was built without (build with FEATURES=%s); fluxheim does not implement it yet either", k.module, features.ProfileWith(k.module))
 	case k.module != "":
 		msg = fmt.Sprintf("Fluxheim key not implemented yet in fluxheim (module %q)", k.module)

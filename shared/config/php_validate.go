@@ -27,9 +27,10 @@ const (
 	maxPHPInFlight                     = 100000
 )
 
-// phpModule reports whether the php-fpm module is compiled in. Tests of
+// phpModule reports whether the php-fpm module is compiled in (see
+// moduleBuilt). Tests of
 // this package replace it so PHP fixtures validate in every build.
-var phpModule = func() bool { return features.Has("php-fpm") }
+var phpModule = func() bool { return moduleBuilt("php-fpm") }
 
 // forbiddenPHPParams cannot be set in [vhosts.php.params] (compared
 // upper-cased); neither can any HTTP_* name.

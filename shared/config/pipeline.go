@@ -141,6 +141,7 @@ func checkRuntimePaths(c *Config, errs *errList) {
 			checkReadable(errs, fmt.Sprintf("vhosts[%d].tls.certificate.key_path", i), t.Certificate.KeyPath, true)
 		}
 	}
+	checkPHPRuntimePaths(c, errs)
 	checkParent := func(key, p string) {
 		if p == "" {
 			return

@@ -176,7 +176,7 @@ func validateTLS(c *Config, errs *errList) {
 	if t == nil {
 		return
 	}
-	if t.Enabled && !features.Has("tls") {
+	if t.Enabled && !moduleBuilt("tls") {
 		errs.add("tls.enabled", "needs module %q, which this binary was built without (build with FEATURES=%s)", "tls", features.ProfileWith("tls-go"))
 		return
 	}

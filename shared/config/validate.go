@@ -199,7 +199,7 @@ func checkProcessPath(errs *errList, key, p string) {
 }
 
 func validateWeb(w *Web, key string, errs *errList) {
-	if !features.Has("web") {
+	if !moduleBuilt("web") {
 		errs.add(key, "needs module %q, which this binary was built without (build with FEATURES=%s)", "web", features.ProfileWith("web"))
 		return
 	}
@@ -227,7 +227,7 @@ func validateWeb(w *Web, key string, errs *errList) {
 }
 
 func validateProxy(p *Proxy, key string, errs *errList) {
-	if !features.Has("proxy") {
+	if !moduleBuilt("proxy") {
 		errs.add(key, "needs module %q, which this binary was built without (build with FEATURES=%s)", "proxy", features.ProfileWith("proxy"))
 		return
 	}
@@ -240,7 +240,7 @@ func validateProxy(p *Proxy, key string, errs *errList) {
 		errs.add(key+".upstreams", "%d entries exceed the limit of %d", len(p.Upstreams), maxUpstreams)
 	case len(p.Upstreams) > 1:
 		mod := "load-balancer"
-		if features.Has(mod) {
+		if moduleBuilt(mod) {
 			errs.add(key+".upstreams", "two or more upstreams need the load balancer, which is not implemented yet in fluxheim; list one upstream")
 		} else {
 			errs.add(key+".upstreams", "two or more upstreams need module %q, which this binary was built without (build with FEATURES=%s)", mod, features.ProfileWith(mod))

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -34,7 +35,7 @@ var (
 	// newPHP builds the php-fpm action of a scope; web is the scope's
 	// static handler (nil when the scope has no web block), for files PHP
 	// declines.
-	newPHP   func(s router.Spec, web webServer) (router.Action, error)
+	newPHP   func(s router.Spec, web webServer, lg *slog.Logger) (router.Action, error)
 	newWeb   func(*config.Web) (webServer, error)
 	newProxy func(p *config.Proxy, chain []*config.Headers, captureNames []string, errLog *log.Logger) (proxyServer, error)
 )
@@ -42,7 +43,8 @@ var (
 // actionMaker builds router actions and remembers what must be closed.
 type actionMaker struct {
 	closers *[]func()
-	log     *log.Logger // for modules' own messages (ReverseProxy body copy errors)
+	log     *log.Logger  // for modules' own messages (ReverseProxy body copy errors)
+	slog    *slog.Logger // the error log
 }
 
 func (m actionMaker) make(s router.Spec) (router.Action, error) {
@@ -60,7 +62,14 @@ func (m actionMaker) make(s router.Spec) (router.Action, error) {
 				return nil, err
 			}
 		}
-		return newPHP(s, web)
+		a, err := newPHP(s, web, m.slog)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := a.(interface{ Close() error }); ok {
+			*m.closers = append(*m.closers, func() { _ = c.Close() })
+		}
+		return a, nil
 	case s.Redirect != nil:
 		t, err := tmpl.ParseRedirect(s.Redirect.To)
 		if err != nil {

@@ -38,7 +38,7 @@ func BuildHandler(cfg *config.Config, lg *slog.Logger, access *accesslog.Logger)
 		maxHdrs: cfg.Server.Limits.MaxRequestHeaders,
 		log:     lg,
 	}
-	am := actionMaker{closers: &h.closers, log: log.New(slogWriter{lg}, "", 0)}
+	am := actionMaker{closers: &h.closers, log: log.New(slogWriter{lg}, "", 0), slog: lg}
 	table, err := router.Build(cfg, am.make, compilePolicy)
 	if err != nil {
 		h.Close()
