@@ -69,7 +69,8 @@
 // php-fpm.log. The log (error_log, slowlog and php-fpm's stdout/stderr) is
 // followed and forwarded to the manager's logger at php-fpm's levels and
 // truncated once it exceeds 16 MiB; the directory is removed when the
-// instance exits. ReopenLogs sends SIGUSR1 (php-fpm reopens its log and
-// recycles its workers gracefully). php-fpm's own reload (SIGUSR2) is never
-// used: it stops every worker before re-executing.
+// instance exits. ReopenLogs sends SIGUSR1: php-fpm reopens its error log
+// and keeps its workers (php-fpm 8.2; verified by the integration tests).
+// php-fpm's own reload (SIGUSR2) is never used: it stops every worker
+// before re-executing.
 package phpfpm

@@ -410,8 +410,8 @@ func (m *Manager) stopAll(sig syscall.Signal, timeout time.Duration) {
 	m.log.Info("php-fpm: all instances stopped", "instances", len(all))
 }
 
-// ReopenLogs sends SIGUSR1 to every instance: php-fpm reopens its log
-// and gracefully recycles its workers.
+// ReopenLogs sends SIGUSR1 to every instance: php-fpm reopens its error
+// log; its workers keep running (php-fpm 8.2 does not recycle them).
 func (m *Manager) ReopenLogs() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
