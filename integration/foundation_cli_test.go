@@ -97,7 +97,15 @@ func TestFoundationCLIValidateExamples(t *testing.T) {
 	dir := fndCopyExamples(t)
 	for _, p := range fndExamplePaths(t, dir) {
 		name, _ := filepath.Rel(dir, p)
-		stdout, stderr, code := harness.Run(t, "-t", "-c", p)
+		// Examples of optional modules need a binary that has them.
+		bin := harness.Binary(t)
+		if strings.HasPrefix(filepath.Base(p), "php-") {
+			bin = harness.BinaryWithFeatures(t, "profile-web-server,php-fpm")
+		}
+		run := func(args ...string) (string, string, int) {
+			return harness.RunWith(t, harness.RunOptions{Binary: bin, Args: args})
+		}
+		stdout, stderr, code := run("-t", "-c", p)
 		if code != 0 || !strings.Contains(stderr, "is valid") {
 			t.Errorf("-t -c %s: exit %d\nstdout: %s\nstderr: %s", name, code, stdout, stderr)
 		}
@@ -105,7 +113,7 @@ func TestFoundationCLIValidateExamples(t *testing.T) {
 			t.Errorf("-t -c %s warns: %s", name, stderr)
 		}
 		// --check-config prints the resolved config as JSON.
-		stdout, stderr, code = harness.Run(t, "--check-config", "-c", p)
+		stdout, stderr, code = run("--check-config", "-c", p)
 		var cfg struct {
 			Server struct {
 				Listen []string `json:"listen"`

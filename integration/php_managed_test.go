@@ -583,31 +583,8 @@ func (l *phmLoad) worker(c pmLoadClass) {
 	}
 }
 
-// phmReportLoad logs every class and fails the test for failures in the
-// classes that must be clean (the others are reported, target zero).
-func phmReportLoad(t *testing.T, stats [pmNumClasses]*phmStats, mustBeClean ...pmLoadClass) {
-	t.Helper()
-	clean := map[pmLoadClass]bool{}
-	for _, c := range mustBeClean {
-		clean[c] = true
-	}
-	for c := pmLoadClass(0); c < pmNumClasses; c++ {
-		s := stats[c]
-		if s.Total == 0 {
-			continue
-		}
-		t.Logf("load %-30s %s", c.String()+":", s)
-		if s.failed() == 0 {
-			continue
-		}
-		detail := strings.Join(s.Samples, "\n    ")
-		if clean[c] {
-			t.Errorf("%s: %d failed requests (want 0):\n    %s", c, s.failed(), detail)
-		} else {
-			t.Logf("%s: %d failed requests (reported, target 0):\n    %s", c, s.failed(), detail)
-		}
-	}
-}
+func (s *phmStats) total() int        { return s.Total }
+func (s *phmStats) samples() []string { return s.Samples }
 
 // waitRequests waits until the load made n more requests.
 func (l *phmLoad) waitRequests(t *testing.T, n int, timeout time.Duration) {
@@ -721,7 +698,7 @@ func TestPHPManagedRestartsAfterKill(t *testing.T) {
 	}
 	load.waitRequests(t, 50, 10*time.Second)
 	stats := load.finish()
-	phmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
+	pmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
 	for c := pmLoadClass(0); c < pmNumClasses; c++ {
 		if stats[c].Total > 0 && stats[c].ByFPM[p.Pid] == 0 {
 			t.Errorf("%s: no request served by the restarted php-fpm %d", c, p.Pid)
@@ -838,7 +815,7 @@ func TestPHPManagedPoolChangeUnderLoad(t *testing.T) {
 			}
 
 			stats := load.finish()
-			phmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
+			pmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
 			for c := pmLoadClass(0); c < pmNumClasses; c++ {
 				for _, fpm := range instances {
 					if stats[c].ByFPM[fpm] == 0 {
@@ -977,7 +954,7 @@ func phmUpgradeUnderLoad(t *testing.T, fastcgi string) {
 		load.waitRequests(t, 100, 10*time.Second)
 	}
 	stats := load.finish()
-	phmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
+	pmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
 	for c := pmLoadClass(0); c < pmNumClasses; c++ {
 		for _, p := range seen {
 			if stats[c].ByFPM[p] == 0 {
@@ -1008,7 +985,7 @@ func TestPHPManagedReopenUnderLoad(t *testing.T) {
 		load.waitRequests(t, 50, 10*time.Second)
 	}
 	stats := load.finish()
-	phmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
+	pmReportLoad(t, stats, pmClassKeepAlive, pmClassNewConn)
 	if q := s.pool(); q.Pid != p.Pid || q.Restarts != 0 {
 		t.Errorf("after -s reopen: pool %+v, want php-fpm %d kept", q, p.Pid)
 	}

@@ -841,9 +841,20 @@ func pmErrKind(err error) string {
 	return "other"
 }
 
-// report logs every class and fails the test for failures in the classes
-// that must be clean.
-func pmReportLoad(t *testing.T, stats [pmNumClasses]*pmClassStats, mustBeClean ...pmLoadClass) {
+// pmLoadReport is what pmReportLoad needs of a class's statistics.
+type pmLoadReport interface {
+	fmt.Stringer
+	total() int
+	failed() int
+	samples() []string
+}
+
+func (s *pmClassStats) total() int        { return s.Total }
+func (s *pmClassStats) samples() []string { return s.Samples }
+
+// pmReportLoad logs every class and fails the test for failures in the
+// classes that must be clean (the others are reported, target zero).
+func pmReportLoad[S pmLoadReport](t *testing.T, stats [pmNumClasses]S, mustBeClean ...pmLoadClass) {
 	t.Helper()
 	clean := map[pmLoadClass]bool{}
 	for _, c := range mustBeClean {
@@ -851,14 +862,14 @@ func pmReportLoad(t *testing.T, stats [pmNumClasses]*pmClassStats, mustBeClean .
 	}
 	for c := pmLoadClass(0); c < pmNumClasses; c++ {
 		s := stats[c]
-		if s.Total == 0 {
+		if s.total() == 0 {
 			continue
 		}
 		t.Logf("load %-30s %s", c.String()+":", s)
 		if s.failed() == 0 {
 			continue
 		}
-		detail := strings.Join(s.Samples, "\n    ")
+		detail := strings.Join(s.samples(), "\n    ")
 		if clean[c] {
 			t.Errorf("%s: %d failed requests (want 0):\n    %s", c, s.failed(), detail)
 		} else {
