@@ -91,6 +91,12 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, &httperr.Error{Status: http.StatusRequestHeaderFieldsTooLarge, Source: httperr.SourceClient, Close: true})
 		return
 	}
+	if r.ProtoMajor == 2 && h2ConnectionSpecific(r.Header) {
+		// RFC 9113 §8.2.2: such a request is malformed; it never reaches
+		// an upstream.
+		h.fail(w, r, httperr.Client(http.StatusBadRequest, errH2ConnectionHeader))
+		return
+	}
 	if h.serveACMEChallenge(w, r) {
 		return
 	}
@@ -321,3 +327,21 @@ func (h *Handler) Close() {
 }
 
 var _ = config.DefaultListen
+
+var errH2ConnectionHeader = errors.New("HTTP/2 request with a connection-specific header field")
+
+// h2ConnectionSpecific reports connection-specific fields an HTTP/2
+// request must not carry (RFC 9113 §8.2.2): Connection, Keep-Alive,
+// Proxy-Connection, Transfer-Encoding, Upgrade, and TE other than
+// "trailers".
+func h2ConnectionSpecific(hd http.Header) bool {
+	for _, k := range [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"} {
+		if _, ok := hd[k]; ok {
+			return true
+		}
+	}
+	if te, ok := hd["Te"]; ok {
+		return len(te) != 1 || !strings.EqualFold(strings.TrimSpace(te[0]), "trailers")
+	}
+	return false
+}
