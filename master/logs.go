@@ -1,9 +1,9 @@
 package master
 
 import (
+	"github.com/fluxheim/fluxheim/worker/accesslog"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/fluxheim/fluxheim/shared/config"
 	"github.com/fluxheim/fluxheim/shared/ipc"
@@ -15,7 +15,7 @@ import (
 func (m *Master) openLogs(cfg *config.Config) error {
 	var access *os.File
 	if p := cfg.Logging.Access.Path; p != "" && *cfg.Logging.Access.Enabled {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_CLOEXEC, 0o640)
+		f, err := accesslog.OpenFile(p)
 		if err != nil {
 			return err
 		}

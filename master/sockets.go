@@ -151,11 +151,6 @@ type assignment struct {
 	tls   []bool
 }
 
-// forWorker is forWorkerTLS without TLS listeners.
-func (s *sockets) forWorker(addrs []string, i, n int) assignment {
-	return s.forWorkerTLS(addrs, nil, i, n)
-}
-
 // forWorkerTLS lists the sockets of worker i of n for the given addresses;
 // tlsAddrs marks the server.tls_listen ones.
 func (s *sockets) forWorkerTLS(addrs []string, tlsAddrs map[string]bool, i, n int) assignment {

@@ -33,7 +33,7 @@ const FlushInterval = time.Second
 func Open(path string, out io.Writer) (*Logger, error) {
 	l := &Logger{path: path, stop: make(chan struct{}), done: make(chan struct{})}
 	if path != "" {
-		f, err := openFile(path)
+		f, err := OpenFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +45,9 @@ func Open(path string, out io.Writer) (*Logger, error) {
 	return l, nil
 }
 
-func openFile(path string) (*os.File, error) {
+// OpenFile opens an access log for appending (created 0640, close-on-exec).
+// The master opens the file workers write to with it.
+func OpenFile(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_CLOEXEC, 0o640)
 }
 
@@ -111,7 +113,7 @@ func (l *Logger) Reopen() error {
 	if l.path == "" {
 		return nil
 	}
-	f, err := openFile(l.path)
+	f, err := OpenFile(l.path)
 	if err != nil {
 		return err
 	}
