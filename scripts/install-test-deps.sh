@@ -13,24 +13,11 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 
-# have CMD: found on PATH or in the sbin directories (not always on a user's PATH).
-have() {
-  command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" || -x "/sbin/$1" ]]
-}
+# shellcheck source=scripts/install-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/install-common.sh"
 
 have_php_fpm() {
   compgen -G '/usr/sbin/php-fpm*' >/dev/null || command -v php-fpm >/dev/null 2>&1
-}
-
-as_root() {
-  if [[ "$(id -u)" -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    log "need root (or sudo) to run: $*"
-    return 1
-  fi
 }
 
 apt_install_missing() {
@@ -49,20 +36,6 @@ apt_install_missing() {
   log "apt-get install ${uniq[*]}"
   as_root apt-get update -qq
   as_root apt-get install -y -qq --no-install-recommends "${uniq[@]}" >/dev/null
-}
-
-ensure_go() {
-  if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
-    PATH="/usr/local/go/bin:${PATH}"
-  fi
-  command -v go >/dev/null 2>&1 || { log "go not found (expected on PATH or /usr/local/go/bin)"; exit 1; }
-}
-
-go_bin_dir() {
-  local d
-  d="$(go env GOBIN)"
-  [[ -n "$d" ]] || d="$(go env GOPATH)/bin"
-  printf '%s\n' "$d"
 }
 
 # go_install NAME PACKAGE@VERSION: installs unless GOBIN/NAME already exists.
