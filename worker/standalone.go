@@ -50,6 +50,10 @@ func openAccessLog(cfg *config.Config) (*accesslog.Logger, error) {
 // the config from path (a bad config is logged and the old one keeps
 // serving), SIGUSR1 reopens the log files.
 func RunStandalone(cfg *config.Config, path string) error {
+	if len(cfg.Server.TLSListen) > 0 || cfg.TLS != nil && cfg.TLS.ACME != nil && cfg.TLS.ACME.Enabled {
+		// TLS material, ticket keys and ACME live in the master.
+		return fmt.Errorf("--single-process does not serve server.tls_listen or ACME; run with the master (drop --single-process)")
+	}
 	lg, err := logx.New(cfg)
 	if err != nil {
 		return err
